@@ -1,0 +1,1 @@
+"""Running probes: conditions, HTTP steps and multi-step flows."""
