@@ -1,0 +1,35 @@
+"""The YAML config: models, loader and errors.
+
+Public names: `load_config`, `LoadedConfig`, `ConfigError`, `ConfigProblem`, `MonitorConfig`,
+`ProbeConfig`, `StepConfig`, `RequestConfig`, `parse_duration`, `format_duration`, `config_schema`.
+"""
+
+from typing import Any
+
+from monitor.config.durations import format_duration, parse_duration
+from monitor.config.errors import ConfigError, ConfigProblem
+from monitor.config.loader import LoadedConfig, load_config
+from monitor.config.models import MonitorConfig, ProbeConfig, RequestConfig, StepConfig
+
+
+def config_schema() -> dict[str, Any]:
+    """JSON Schema of the config, for editors (`# yaml-language-server: $schema=...`)."""
+    schema = MonitorConfig.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "monitor config"
+    return schema
+
+
+__all__ = [
+    "ConfigError",
+    "ConfigProblem",
+    "LoadedConfig",
+    "MonitorConfig",
+    "ProbeConfig",
+    "RequestConfig",
+    "StepConfig",
+    "config_schema",
+    "format_duration",
+    "load_config",
+    "parse_duration",
+]
