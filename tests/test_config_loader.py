@@ -92,7 +92,10 @@ def test_unknown_key_is_located_and_suggests_the_right_name(tmp_path: Path) -> N
     assert problem.location.file == str(path)
     assert problem.path == "probes[0].intervall"
     assert problem.message == "unknown field `intervall` (did you mean `interval`?)"
-    assert str(problem) == f"{path}:3:5: probes[0].intervall: unknown field `intervall` (did you mean `interval`?)"
+    assert (
+        str(problem)
+        == f"{path}:3:5: probes[0].intervall: unknown field `intervall` (did you mean `interval`?)"
+    )
 
 
 def test_missing_required_field_points_at_its_parent(tmp_path: Path) -> None:
@@ -241,8 +244,16 @@ def test_duplicate_probe_names_across_files_in_a_directory(tmp_path: Path) -> No
 
 def test_directory_merge_shares_defaults_and_keeps_file_order(tmp_path: Path) -> None:
     write(tmp_path, "00-defaults.yaml", "defaults: {interval: 2m}\n")
-    write(tmp_path, "10-accounts.yaml", 'probes:\n  - {name: login, request: {url: "http://127.0.0.1:9/"}}\n')
-    write(tmp_path, "20-sharing.yaml", 'probes:\n  - {name: sharing, request: {url: "http://127.0.0.1:9/"}}\n')
+    write(
+        tmp_path,
+        "10-accounts.yaml",
+        'probes:\n  - {name: login, request: {url: "http://127.0.0.1:9/"}}\n',
+    )
+    write(
+        tmp_path,
+        "20-sharing.yaml",
+        'probes:\n  - {name: sharing, request: {url: "http://127.0.0.1:9/"}}\n',
+    )
     write(tmp_path, "notes.txt", "not yaml: [")
     write(tmp_path, ".hidden/x.yaml", "this: is ignored: [")
     loaded = load_config(tmp_path, environ={})
@@ -303,7 +314,10 @@ def test_template_variable_must_come_from_an_earlier_step(tmp_path: Path) -> Non
     problem = only_problem(path)
     assert problem.path == "probes[0].steps[0].request"
     assert (problem.location.line, problem.location.column) == (5, 9)
-    assert problem.message == "template variable `token` is not extracted by an earlier step (extracted by a later step?)"
+    assert (
+        problem.message
+        == "template variable `token` is not extracted by an earlier step (extracted by a later step?)"
+    )
 
 
 def test_template_syntax_error(tmp_path: Path) -> None:
@@ -394,7 +408,10 @@ def test_alert_trigger_errors(tmp_path: Path) -> None:
     }
     assert problems["probes[0].alert.trigger[0].failure_ratio.above"].location.line == 6
     assert "less than 1" in problems["probes[0].alert.trigger[0].failure_ratio.above"].message
-    assert "did you mean `consecutive_failures`?" in problems["probes[0].alert.trigger[1].consecutive_failure"].message
+    assert (
+        "did you mean `consecutive_failures`?"
+        in problems["probes[0].alert.trigger[1].consecutive_failure"].message
+    )
     assert "exactly one of" in problems["probes[0].alert.trigger[2]"].message
 
 

@@ -65,5 +65,7 @@ Duration = Annotated[
     timedelta,
     BeforeValidator(_validate),
     PlainSerializer(_serialize, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": DURATION_PATTERN, "examples": ["500ms", "30s", "5m"]}),
+    WithJsonSchema(
+        {"type": "string", "pattern": DURATION_PATTERN, "examples": ["500ms", "30s", "5m"]}
+    ),
 ]

@@ -33,10 +33,14 @@ class Substitution:
     problems: list[EnvProblem] = field(default_factory=list)
 
 
-def substitute(data: Any, environ: Mapping[str, str], result: Substitution, path: PathKey = ()) -> Any:
+def substitute(
+    data: Any, environ: Mapping[str, str], result: Substitution, path: PathKey = ()
+) -> Any:
     """Return a copy of `data` with references replaced in every string value (keys untouched)."""
     if isinstance(data, dict):
-        return {key: substitute(value, environ, result, (*path, key)) for key, value in data.items()}
+        return {
+            key: substitute(value, environ, result, (*path, key)) for key, value in data.items()
+        }
     if isinstance(data, list):
         return [substitute(item, environ, result, (*path, i)) for i, item in enumerate(data)]
     if isinstance(data, str) and "$" in data:
@@ -44,7 +48,9 @@ def substitute(data: Any, environ: Mapping[str, str], result: Substitution, path
     return data
 
 
-def _substitute_text(text: str, environ: Mapping[str, str], result: Substitution, path: PathKey) -> str:
+def _substitute_text(
+    text: str, environ: Mapping[str, str], result: Substitution, path: PathKey
+) -> str:
     # Request fields are later rendered as jinja2 templates: a value from the environment must stay
     # literal there (a password containing `{{` is not a template).
     in_template = "request" in path
@@ -56,7 +62,10 @@ def _substitute_text(text: str, environ: Mapping[str, str], result: Substitution
         name, has_default, default = inner.partition(":-")
         if not _NAME.fullmatch(name):
             result.problems.append(
-                EnvProblem(path, f"invalid variable reference ${{{inner}}}: write ${{NAME}} or ${{NAME:-default}}")
+                EnvProblem(
+                    path,
+                    f"invalid variable reference ${{{inner}}}: write ${{NAME}} or ${{NAME:-default}}",
+                )
             )
             return match.group(0)
         value = environ.get(name)

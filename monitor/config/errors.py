@@ -26,14 +26,20 @@ class ConfigProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.location}: {self.path}: {self.message}" if self.path else f"{self.location}: {self.message}"
+        return (
+            f"{self.location}: {self.path}: {self.message}"
+            if self.path
+            else f"{self.location}: {self.message}"
+        )
 
 
 class ConfigError(Exception):
     """Every problem found in a config, not only the first, in file and line order."""
 
     def __init__(self, problems: Sequence[ConfigProblem]) -> None:
-        ordered = sorted(problems, key=lambda p: (p.location.file, p.location.line, p.location.column))
+        ordered = sorted(
+            problems, key=lambda p: (p.location.file, p.location.line, p.location.column)
+        )
         self.problems: tuple[ConfigProblem, ...] = tuple(ordered)
         count = len(self.problems)
         super().__init__(f"{count} config error{'s' if count != 1 else ''}")

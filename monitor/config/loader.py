@@ -60,7 +60,9 @@ def config_files(path: Path) -> list[Path]:
         return sorted(
             p
             for p in path.rglob("*")
-            if p.suffix in YAML_SUFFIXES and p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            if p.suffix in YAML_SUFFIXES
+            and p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)
         )
     return [path]
 
@@ -71,10 +73,18 @@ def load_config(path: Path | str, environ: Mapping[str, str] | None = None) -> L
     env = os.environ if environ is None else environ
     problems: list[ConfigProblem] = []
     if not root.exists():
-        raise ConfigError([ConfigProblem(Location(str(root), 1, 1), "", "no such file or directory")])
+        raise ConfigError(
+            [ConfigProblem(Location(str(root), 1, 1), "", "no such file or directory")]
+        )
     files = config_files(root)
     if not files:
-        raise ConfigError([ConfigProblem(Location(str(root), 1, 1), "", "no .yaml or .yml files in this directory")])
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    Location(str(root), 1, 1), "", "no .yaml or .yml files in this directory"
+                )
+            ]
+        )
 
     substitution = Substitution()
     merged = _Merged(data={}, source_map=SourceMap(), probe_local_index=[])
@@ -116,14 +126,18 @@ def _merge_file(
         problems.append(ConfigProblem(error.location, "", error.message))
         return
     except OSError as error:
-        problems.append(ConfigProblem(Location(str(file), 1, 1), "", f"cannot read: {error.strerror}"))
+        problems.append(
+            ConfigProblem(Location(str(file), 1, 1), "", f"cannot read: {error.strerror}")
+        )
         return
     data, source_map = document.data, document.source_map
     if data is None:
         return  # an empty file merges as nothing
     if not isinstance(data, dict):
         location = source_map.value_at(()) or Location(str(file), 1, 1)
-        problems.append(ConfigProblem(location, "", "the top level must be a mapping (probes:, defaults:, ...)"))
+        problems.append(
+            ConfigProblem(location, "", "the top level must be a mapping (probes:, defaults:, ...)")
+        )
         return
 
     local = Substitution()
@@ -147,7 +161,9 @@ def _merge_file(
             where = f" (first in {first})" if first else ""
             location = source_map.key_at((key,)) or Location(str(file), 1, 1)
             problems.append(
-                ConfigProblem(location, key, f"`{key}` is already set in another file{where}; keep one")
+                ConfigProblem(
+                    location, key, f"`{key}` is already set in another file{where}; keep one"
+                )
             )
             continue
         else:
@@ -156,7 +172,9 @@ def _merge_file(
         merged.source_map.values.setdefault(_shift(path, probe_offset), location)
     for path, location in source_map.keys.items():
         merged.source_map.keys.setdefault(_shift(path, probe_offset), location)
-    merged.source_map.containers.update(_shift(path, probe_offset) for path in source_map.containers)
+    merged.source_map.containers.update(
+        _shift(path, probe_offset) for path in source_map.containers
+    )
 
 
 def _shift(path: PathKey, probe_offset: int) -> PathKey:
@@ -187,11 +205,17 @@ def _validate_defaults(
     except ValidationError as error:
         # Reported once here; the probes then fall back to the built-in defaults.
         shifted = SourceMap(
-            values={p[1:]: loc for p, loc in merged.source_map.values.items() if p[:1] == ("defaults",)},
-            keys={p[1:]: loc for p, loc in merged.source_map.keys.items() if p[:1] == ("defaults",)},
+            values={
+                p[1:]: loc for p, loc in merged.source_map.values.items() if p[:1] == ("defaults",)
+            },
+            keys={
+                p[1:]: loc for p, loc in merged.source_map.keys.items() if p[:1] == ("defaults",)
+            },
             containers={p[1:] for p in merged.source_map.containers if p[:1] == ("defaults",)},
         )
-        for problem in _from_validation_error(error, shifted, lambda p: display(("defaults", *p)), Defaults):
+        for problem in _from_validation_error(
+            error, shifted, lambda p: display(("defaults", *p)), Defaults
+        ):
             problems.append(problem)
         del merged.data["defaults"]
         return None
@@ -224,7 +248,9 @@ def _from_validation_error(
         if (loc, message) in seen:
             continue
         seen.add((loc, message))
-        problems.append(ConfigProblem(location or Location("<config>", 1, 1), display(loc), message))
+        problems.append(
+            ConfigProblem(location or Location("<config>", 1, 1), display(loc), message)
+        )
     return problems
 
 
@@ -250,7 +276,9 @@ def _clean_loc(root: type[BaseModel], loc: PathKey) -> tuple[PathKey, type[BaseM
         while typing.get_origin(annotation) in (typing.Union, types.UnionType):
             members = [m for m in typing.get_args(annotation) if m is not type(None)]
             models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
-            tagged = [m for m in members if getattr(m, "__name__", repr(m)) == part or repr(m) == part]
+            tagged = [
+                m for m in members if getattr(m, "__name__", repr(m)) == part or repr(m) == part
+            ]
             if tagged:
                 annotation = _unwrap(tagged[0])
                 break

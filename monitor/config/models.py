@@ -34,7 +34,9 @@ def _parse_condition(value: Any) -> Condition:
     if isinstance(value, Condition):
         return value
     if not isinstance(value, str):
-        raise ValueError(f"a condition is a string such as '[STATUS] == 200', got {type(value).__name__}")
+        raise ValueError(
+            f"a condition is a string such as '[STATUS] == 200', got {type(value).__name__}"
+        )
     try:
         return Condition.parse(value)
     except ConditionSyntaxError as error:
@@ -99,13 +101,24 @@ class RequestConfig(Strict):
 
     @model_validator(mode="after")
     def _one_body(self) -> Self:
-        given = [name for name, value in (("json", self.json_body), ("body", self.body), ("form", self.form)) if value is not None]
+        given = [
+            name
+            for name, value in (("json", self.json_body), ("body", self.body), ("form", self.form))
+            if value is not None
+        ]
         if len(given) > 1:
             raise ValueError(f"give at most one of json, body and form (got {' and '.join(given)})")
         return self
 
     def template_strings(self) -> list[str]:
-        return [self.url, *strings_in(self.query), *strings_in(self.headers), *strings_in(self.json_body), *strings_in(self.body), *strings_in(self.form)]
+        return [
+            self.url,
+            *strings_in(self.query),
+            *strings_in(self.headers),
+            *strings_in(self.json_body),
+            *strings_in(self.body),
+            *strings_in(self.form),
+        ]
 
 
 def _check_extract_source(value: str) -> str:
@@ -132,14 +145,18 @@ class StepConfig(Strict):
         default_factory=dict,
         description="variables for later steps: {name: '[BODY].path' | '[HEADERS].Name' | '[COOKIES].name'}",
     )
-    always_run: bool = Field(default=False, description="run even after an earlier step failed (cleanup)")
+    always_run: bool = Field(
+        default=False, description="run even after an earlier step failed (cleanup)"
+    )
 
     @field_validator("extract")
     @classmethod
     def _check_extract(cls, value: dict[str, str]) -> dict[str, str]:
         for name in value:
             if not _IDENTIFIER.match(name):
-                raise ValueError(f"extract name {name!r} must be an identifier (letters, digits, _)")
+                raise ValueError(
+                    f"extract name {name!r} must be an identifier (letters, digits, _)"
+                )
             if name in HELPERS:
                 raise ValueError(f"extract name {name!r} hides the template helper {name}()")
         return value
@@ -279,7 +296,9 @@ class ProbeConfig(Strict):
     def _check_variables(cls, value: dict[str, str]) -> dict[str, str]:
         for name in value:
             if not _IDENTIFIER.match(name):
-                raise ValueError(f"variable name {name!r} must be an identifier (letters, digits, _)")
+                raise ValueError(
+                    f"variable name {name!r} must be an identifier (letters, digits, _)"
+                )
             if name in HELPERS:
                 raise ValueError(f"variable name {name!r} hides the template helper {name}()")
         return value
@@ -291,7 +310,9 @@ class ProbeConfig(Strict):
         if self.request is None and not self.steps:
             raise ValueError("a probe needs `request` or `steps`")
         if self.conditions is not None and self.request is None:
-            raise ValueError("probe-level `conditions` go with `request`; with `steps`, put them in each step")
+            raise ValueError(
+                "probe-level `conditions` go with `request`; with `steps`, put them in each step"
+            )
         if self.timeout > self.interval:
             raise ValueError(
                 f"timeout ({format_duration(self.timeout)}) is longer than interval "
@@ -329,7 +350,13 @@ def check_templates(probe: ProbeConfig) -> list[tuple[tuple[str | int, ...], str
             problems.append((("variables", name), f"{problem} in {text!r}"))
             continue
         for unknown in sorted(used - known):
-            problems.append((("variables", name), f"template variable `{unknown}` is not defined here (variables may use only uuid(), random_email() and now())"))
+            problems.append(
+                (
+                    ("variables", name),
+                    f"template variable `{unknown}` is not defined here "
+                    "(variables may use only uuid(), random_email() and now())",
+                )
+            )
     known.update(probe.variables)
     steps_prefix: tuple[str | int, ...]
     for index, step in enumerate(probe.effective_steps()):
@@ -341,9 +368,16 @@ def check_templates(probe: ProbeConfig) -> list[tuple[tuple[str | int, ...], str
                 problems.append((steps_prefix, f"{problem} in {text!r}"))
                 continue
             for name in sorted(used - known):
-                hint = " (extracted by a later step?)" if any(name in later.extract for later in probe.steps[index + 1 :]) else ""
+                hint = (
+                    " (extracted by a later step?)"
+                    if any(name in later.extract for later in probe.steps[index + 1 :])
+                    else ""
+                )
                 problems.append(
-                    (steps_prefix, f"template variable `{name}` is not extracted by an earlier step{hint}")
+                    (
+                        steps_prefix,
+                        f"template variable `{name}` is not extracted by an earlier step{hint}",
+                    )
                 )
         known.update(step.extract)
     return problems

@@ -74,7 +74,9 @@ def load_yaml(text: str, filename: str) -> YamlDocument:
         data = _build(node, (), loader, source_map, filename) if node is not None else None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
-        location = Location(filename, mark.line + 1, mark.column + 1) if mark else Location(filename, 1, 1)
+        location = (
+            Location(filename, mark.line + 1, mark.column + 1) if mark else Location(filename, 1, 1)
+        )
         problem = error.problem or error.context or "invalid YAML"
         raise YamlSyntaxError(location, f"YAML syntax: {problem}") from None
     finally:

@@ -1,0 +1,61 @@
+"""Probe results as a tired engineer reads them in a terminal."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.text import Text
+
+from monitor.probing.flow import RunResult, StepResult
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms"
+
+
+def _verdict(ok: bool, skipped: bool = False) -> Text:
+    if skipped:
+        return Text("SKIP", style="dim")
+    return Text("PASS", style="bold green") if ok else Text("FAIL", style="bold red")
+
+
+def print_run(console: Console, result: RunResult) -> None:
+    line = Text()
+    line.append_text(_verdict(result.ok))
+    line.append(f"  {result.probe}", style="bold")
+    line.append(f"  {_ms(result.duration_ms)}")
+    if not result.ok:
+        line.append(f"  {result.summary()}", style="red")
+    console.print(line, soft_wrap=True)
+    width = max((len(step.name) for step in result.steps), default=0)
+    for step in result.steps:
+        _print_step(console, step, width)
+
+
+def _print_step(console: Console, step: StepResult, width: int) -> None:
+    line = Text("  ")
+    line.append_text(_verdict(step.ok, step.skipped))
+    line.append(f"  {step.name:<{width}}")
+    if step.skipped:
+        line.append(f"  skipped: {step.skip_reason}", style="dim")
+        console.print(line, soft_wrap=True)
+        return
+    status = str(step.status) if step.status is not None else "---"
+    line.append(f"  {status}  {_ms(step.duration_ms):>8}")
+    if step.timings is not None:
+        line.append(
+            f"  (connect {_ms(step.timings.connect_ms)}, tls {_ms(step.timings.tls_ms)},"
+            f" first byte {_ms(step.timings.ttfb_ms)})",
+            style="dim",
+        )
+    if step.always_run:
+        line.append("  [always run]", style="dim")
+    console.print(line, soft_wrap=True)
+    if step.error is not None:
+        console.print(
+            Text(f"        error ({step.error.kind}): {step.error.message}", style="red"),
+            soft_wrap=True,
+        )
+    for condition in step.failed_conditions:
+        console.print(Text(f"        {condition.resolved}", style="red"), soft_wrap=True)
