@@ -38,7 +38,8 @@ def _load_or_exit(
     except ConfigError as error:
         for problem in error.problems:
             console.print(str(problem), markup=False, highlight=False, soft_wrap=True)
-        console.print(f"{len(error.problems)} error(s) in {path}", markup=False, highlight=False)
+        count = len(error.problems)
+        console.print(f"{count} error{'s' if count != 1 else ''} in {path}", markup=False)
         raise typer.Exit(EXIT_CONFIG) from None
 
 

@@ -105,8 +105,7 @@ def load_config(path: Path | str, environ: Mapping[str, str] | None = None) -> L
         problems.extend(
             _from_validation_error(error, merged.source_map, display, skip=merged.unsubstituted)
         )
-    if config is not None:
-        problems.extend(_check_probes(config, merged.source_map, display))
+    problems.extend(_check_probes(merged.data.get("probes"), merged.source_map, display))
     if problems:
         raise ConfigError(problems)
     assert config is not None
@@ -315,23 +314,29 @@ def _suggestion(key: str, model: type[BaseModel] | None) -> str:
 
 
 def _check_probes(
-    config: MonitorConfig, source_map: SourceMap, display: typing.Callable[[PathKey], str]
+    raw_probes: object, source_map: SourceMap, display: typing.Callable[[PathKey], str]
 ) -> list[ConfigProblem]:
+    """Checks across fields and probes, run on every probe that is itself valid, so one broken
+    probe does not hide the problems of the others."""
     problems: list[ConfigProblem] = []
+    if not isinstance(raw_probes, list):
+        return problems
     first_seen: dict[str, Location] = {}
-    for index, probe in enumerate(config.probes):
+    for index, raw in enumerate(raw_probes):
+        name = raw.get("name") if isinstance(raw, dict) else None
         name_path: PathKey = ("probes", index, "name")
         location = source_map.value_at(name_path) or Location("<config>", 1, 1)
-        if probe.name in first_seen:
-            problems.append(
-                ConfigProblem(
-                    location,
-                    display(name_path),
-                    f"probe name `{probe.name}` is already used at {first_seen[probe.name]}; names must be unique",
-                )
+        if isinstance(name, str) and name in first_seen:
+            message = (
+                f"probe name `{name}` is already used at {first_seen[name]}; names must be unique"
             )
-        else:
-            first_seen[probe.name] = location
+            problems.append(ConfigProblem(location, display(name_path), message))
+        elif isinstance(name, str):
+            first_seen[name] = location
+        try:
+            probe = ProbeConfig.model_validate(raw)
+        except ValidationError:
+            continue  # already reported by the whole-config validation
         for inner, message in check_templates(probe):
             path = ("probes", index, *inner)
             problems.append(

@@ -1,0 +1,204 @@
+"""The `monitor` command run as a user runs it: a real process, exit codes and output."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from demo_api import DemoSettings
+
+from conftest import DemoApiFactory
+from monitor.demo import DEMO_EMAIL, DEMO_PASSWORD
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+def monitor(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
+    script = Path(sys.executable).with_name("monitor")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "monitor"]
+    return subprocess.run(
+        [*command, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+def example_env(api_base: str) -> dict[str, str]:
+    return {"API_BASE": api_base, "PROBE_EMAIL": DEMO_EMAIL, "PROBE_PASSWORD": DEMO_PASSWORD}
+
+
+def test_help_lists_every_command() -> None:
+    result = monitor("--help")
+    assert result.returncode == 0
+    for command in ("validate", "probe", "schema", "demo"):
+        assert re.search(rf"│ {command}\s+\S", result.stdout), command
+
+
+def test_validate_ok() -> None:
+    result = monitor("validate", "examples/probes.yaml", env=example_env("http://127.0.0.1:9"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "ok: 3 probes, 10 steps in 1 file"
+
+
+def test_validate_reports_five_mistakes_with_locations(tmp_path: Path) -> None:
+    config = tmp_path / "probes.yaml"
+    config.write_text(
+        textwrap.dedent(
+            """\
+            probes:
+              - name: login
+                intervall: 30s
+                request: {url: "${UNSET_API_BASE}/login"}
+                conditions: ["[STATUS]==200"]
+              - name: signup
+                request: {url: "http://127.0.0.1:9/", method: FETCH}
+              - name: login
+                request: {url: "http://127.0.0.1:9/"}
+            """
+        )
+    )
+    env_without = {k: v for k, v in os.environ.items() if k != "UNSET_API_BASE"}
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "validate", str(config)],
+        capture_output=True,
+        text=True,
+        env={**env_without, "COLUMNS": "200"},
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 2
+    lines = result.stdout.strip().splitlines()
+    located = [line for line in lines if line.startswith(f"{config}:")]
+    assert [line.split(": ", 2)[:2] for line in located] == [
+        [f"{config}:3:5", "probes[0].intervall"],
+        [f"{config}:4:20", "probes[0].request.url"],
+        [f"{config}:5:18", "probes[0].conditions[0]"],
+        [f"{config}:7:51", "probes[1].request.method"],
+        [f"{config}:8:11", "probes[2].name"],
+    ]
+    assert "did you mean `interval`?" in located[0]
+    assert "UNSET_API_BASE is not set" in located[1]
+    assert lines[-1] == f"5 errors in {config}"
+
+
+def test_probe_prints_each_step_and_exits_0(demo_api_url: str) -> None:
+    result = monitor("probe", "examples/probes.yaml", env=example_env(demo_api_url))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"^PASS  login  \d+ ms$", result.stdout, re.MULTILINE)
+    assert re.search(
+        r"^  PASS  sign in\s+200\s+\d+ ms  \(connect \d+ ms", result.stdout, re.MULTILINE
+    )
+    assert "  PASS  revoke share" in result.stdout
+    assert DEMO_PASSWORD not in result.stdout
+
+
+def test_probe_failure_shows_resolved_conditions_and_exits_1(
+    demo_api_factory: DemoApiFactory,
+) -> None:
+    url = demo_api_factory(DemoSettings(disk_full=True))
+    result = monitor("probe", "examples/probes.yaml", "--name", "sharing", env=example_env(url))
+    assert result.returncode == 1
+    assert "FAIL  sharing" in result.stdout
+    assert re.search(r"^  FAIL  create share\s+507", result.stdout, re.MULTILINE)
+    assert "        [STATUS] (507) == 201" in result.stdout
+    assert "skipped: needs share_id from a step that did not succeed" in result.stdout
+
+
+def test_probe_json_shape(demo_api_url: str) -> None:
+    result = monitor(
+        "probe",
+        "examples/probes.yaml",
+        "-n",
+        "login",
+        "-n",
+        "signup",
+        "--json",
+        env=example_env(demo_api_url),
+    )
+    assert result.returncode == 0, result.stderr
+    runs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [run["probe"] for run in runs] == ["login", "signup"]
+    for run in runs:
+        assert {"probe", "ok", "duration_ms", "steps"} <= set(run)
+        for step in run["steps"]:
+            assert {"name", "ok", "status", "duration_ms", "error", "conditions"} <= set(step)
+            for condition in step["conditions"]:
+                assert set(condition) == {"condition", "ok", "resolved"}
+    assert runs[0]["steps"][0]["conditions"][0] == {
+        "condition": "[STATUS] == 200",
+        "ok": True,
+        "resolved": "[STATUS] (200) == 200",
+    }
+    assert DEMO_PASSWORD not in result.stdout
+
+
+def test_probe_connection_refused_is_a_failure_not_a_crash() -> None:
+    result = monitor(
+        "probe", "examples/probes.yaml", "-n", "login", env=example_env("http://127.0.0.1:1")
+    )
+    assert result.returncode == 1
+    assert "error (connect_refused): connection refused by 127.0.0.1:1" in result.stdout
+
+
+def test_probe_config_error_exits_2(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("probes:\n  - name: x\n    request: {url: nope}\n")
+    result = monitor("probe", str(config))
+    assert result.returncode == 2
+    assert (
+        f"{config}:3:20: probes[0].request.url: url must start with http:// or https://"
+        in result.stderr
+    )
+
+
+def test_probe_unknown_name_exits_2() -> None:
+    result = monitor(
+        "probe", "examples/probes.yaml", "-n", "nope", env=example_env("http://127.0.0.1:9")
+    )
+    assert result.returncode == 2
+    assert "no probe named 'nope' (known: login, signup, sharing)" in result.stderr
+
+
+def test_schema_describes_the_config() -> None:
+    result = monitor("schema")
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    assert schema["$schema"].startswith("https://json-schema.org/")
+    assert set(schema["properties"]) == {"defaults", "probes"}
+    probe = schema["$defs"]["ProbeConfig"]
+    assert {"name", "interval", "steps", "request", "alert"} <= set(probe["properties"])
+    assert probe["additionalProperties"] is False
+    request = schema["$defs"]["RequestConfig"]
+    assert "json" in request["properties"]
+    assert request["properties"]["timeout"]["anyOf"][0]["pattern"].startswith("^(")
+
+
+def test_demo_runs_the_examples_against_the_example_api(tmp_path: Path) -> None:
+    # Run from an unrelated directory: the demo finds the examples beside the package.
+    result = monitor("demo", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"Example API running at http://127\.0\.0\.1:\d+", result.stdout)
+    assert [line.split()[1] for line in result.stdout.splitlines() if line.startswith("PASS ")] == [
+        "login",
+        "signup",
+        "sharing",
+    ]
+
+
+def test_demo_with_a_full_disk_shows_the_failures() -> None:
+    result = monitor("demo", "--disk-full")
+    assert result.returncode == 1
+    assert re.search(r"^FAIL  signup .*\[STATUS\] \(507\) == 201", result.stdout, re.MULTILINE)
+    assert re.search(r"^PASS  login ", result.stdout, re.MULTILINE)
