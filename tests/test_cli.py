@@ -10,9 +10,9 @@ import sys
 import textwrap
 from pathlib import Path
 
+from conftest import DemoApiFactory
 from demo_api import DemoSettings
 
-from conftest import DemoApiFactory
 from monitor.demo import DEMO_EMAIL, DEMO_PASSWORD
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import DemoApiFactory
 from demo_api import DemoSettings
 
-from conftest import DemoApiFactory
 from monitor.clock import SystemClock
 from monitor.config import LoadedConfig, load_config
 from monitor.demo import DEMO_EMAIL, DEMO_PASSWORD
@@ -58,7 +58,7 @@ async def test_a_balancer_failing_everything(demo_api_factory: DemoApiFactory) -
         "sharing": False,
     }
     assert results["login"].summary() == (
-        "sign in: [STATUS] (503) == 200; has([BODY].token) == true"
+        "sign in: [STATUS] (503) == 200; has([BODY].token) (false) == true"
     )
 
 
