@@ -20,6 +20,13 @@ def _verdict(ok: bool, skipped: bool = False) -> Text:
     return Text("PASS", style="bold green") if ok else Text("FAIL", style="bold red")
 
 
+def _days_left(step: StepResult, result: RunResult) -> str | None:
+    if step.certificate_not_after is None:
+        return None
+    days = (step.certificate_not_after - result.started_at).total_seconds() / 86400
+    return f"certificate expires in {days:.0f} days" if days >= 0 else "certificate EXPIRED"
+
+
 def print_run(console: Console, result: RunResult) -> None:
     line = Text()
     line.append_text(_verdict(result.ok))
@@ -30,10 +37,10 @@ def print_run(console: Console, result: RunResult) -> None:
     console.print(line, soft_wrap=True)
     width = max((len(step.name) for step in result.steps), default=0)
     for step in result.steps:
-        _print_step(console, step, width)
+        _print_step(console, step, width, certificate=_days_left(step, result))
 
 
-def _print_step(console: Console, step: StepResult, width: int) -> None:
+def _print_step(console: Console, step: StepResult, width: int, certificate: str | None) -> None:
     line = Text("  ")
     line.append_text(_verdict(step.ok, step.skipped))
     line.append(f"  {step.name:<{width}}")
@@ -49,6 +56,8 @@ def _print_step(console: Console, step: StepResult, width: int) -> None:
             f" first byte {_ms(step.timings.ttfb_ms)})",
             style="dim",
         )
+    if certificate is not None:
+        line.append(f"  {certificate}", style="dim")
     if step.always_run:
         line.append("  [always run]", style="dim")
     console.print(line, soft_wrap=True)

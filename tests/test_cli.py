@@ -8,10 +8,14 @@ import re
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import trustme
 from conftest import DemoApiFactory
 from demo_api import DemoSettings
+from pytest_httpserver import HTTPServer
+from tls_helpers import leaf, server_context
 
 from monitor.demo import DEMO_EMAIL, DEMO_PASSWORD
 
@@ -202,3 +206,37 @@ def test_demo_with_a_full_disk_shows_the_failures() -> None:
     assert result.returncode == 1
     assert re.search(r"^FAIL  signup .*\[STATUS\] \(507\) == 201", result.stdout, re.MULTILINE)
     assert re.search(r"^PASS  login ", result.stdout, re.MULTILINE)
+
+
+def test_probe_of_a_tls_target_reports_the_certificate(tmp_path: Path) -> None:
+    ca = trustme.CA()
+    not_after = datetime.now(UTC).replace(microsecond=0) + timedelta(days=20)
+    server = HTTPServer(ssl_context=server_context(leaf(ca, not_after=not_after)))
+    server.expect_request("/health").respond_with_json({"status": "ok"})
+    server.start()
+    try:
+        config = tmp_path / "tls.yaml"
+        config.write_text(
+            textwrap.dedent(
+                f"""\
+                probes:
+                  - name: unverified
+                    request: {{url: "{server.url_for("/health")}", verify: false}}
+                    conditions: ["[STATUS] == 200", "[CERTIFICATE_EXPIRATION] > 48h"]
+                  - name: verified
+                    request: {{url: "{server.url_for("/health")}"}}
+                """
+            )
+        )
+        text = monitor("probe", str(config))
+        as_json = monitor("probe", str(config), "--json")
+    finally:
+        server.stop()
+    assert text.returncode == 1
+    assert re.search(r"PASS  unverified\s+200 .*certificate expires in (19|20) days", text.stdout)
+    assert "error (tls): TLS: certificate verify failed" in text.stdout
+    runs = {run["probe"]: run for run in map(json.loads, as_json.stdout.splitlines())}
+    step = runs["unverified"]["steps"][0]
+    assert datetime.fromisoformat(step["certificate_expires_at"]) == not_after
+    assert step["ip"] == "127.0.0.1"
+    assert runs["verified"]["steps"][0]["error"]["kind"] == "tls"

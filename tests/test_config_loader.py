@@ -460,3 +460,50 @@ def test_probe_needs_a_request_or_steps(tmp_path: Path) -> None:
     problem = only_problem(path)
     assert problem.path == "probes[0]"
     assert problem.message == "a probe needs `request` or `steps`"
+
+
+@pytest.mark.parametrize(
+    ("field", "name", "message"),
+    [
+        (
+            "variables",
+            "my-email",
+            "variable name 'my-email' must be an identifier (letters, digits, _)",
+        ),
+        ("variables", "uuid", "variable name 'uuid' hides the template helper uuid()"),
+    ],
+)
+def test_variable_names_are_checked(tmp_path: Path, field: str, name: str, message: str) -> None:
+    path = write(
+        tmp_path,
+        "p.yaml",
+        f"""
+        probes:
+          - name: signup
+            {field}: {{{name}: x}}
+            request: {{url: "http://127.0.0.1:9/"}}
+        """,
+    )
+    problem = only_problem(path)
+    assert problem.path == f"probes[0].{field}"
+    assert problem.message == message
+
+
+def test_extract_name_must_be_an_identifier(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "p.yaml",
+        """
+        probes:
+          - name: login
+            steps:
+              - name: sign in
+                request: {url: "http://127.0.0.1:9/login"}
+                extract: {access-token: "[BODY].token"}
+        """,
+    )
+    problem = only_problem(path)
+    assert problem.path == "probes[0].steps[0].extract"
+    assert (
+        problem.message == "extract name 'access-token' must be an identifier (letters, digits, _)"
+    )

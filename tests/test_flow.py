@@ -304,3 +304,18 @@ async def test_short_form_probe_is_one_step(httpserver: HTTPServer) -> None:
             "resolved": "[BODY].status (degraded) == ok",
         }
     ]
+
+
+async def test_secret_query_parameters_are_redacted(httpserver: HTTPServer) -> None:
+    def echo(request: Request) -> Response:
+        return Response(
+            json.dumps({"key": request.args.get("api_key")}), content_type="application/json"
+        )
+
+    httpserver.expect_request("/search").respond_with_handler(echo)
+    config = probe(
+        request={"url": httpserver.url_for("/search"), "query": {"api_key": "literal-key-777"}},
+        conditions=["[BODY].key == other"],
+    )
+    result = await run(config)
+    assert result.steps[0].failed_conditions[0].resolved == "[BODY].key ([REDACTED]) == other"

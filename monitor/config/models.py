@@ -131,6 +131,16 @@ def _check_extract_source(value: str) -> str:
     )
 
 
+def _check_variable_names(variables: dict[str, str], *, what: str) -> dict[str, str]:
+    """Names templates will read: identifiers that do not hide a helper."""
+    for name in variables:
+        if not _IDENTIFIER.match(name):
+            raise ValueError(f"{what} {name!r} must be an identifier (letters, digits, _)")
+        if name in HELPERS:
+            raise ValueError(f"{what} {name!r} hides the template helper {name}()")
+    return variables
+
+
 ExtractSource = Annotated[str, AfterValidator(_check_extract_source)]
 
 
@@ -152,14 +162,7 @@ class StepConfig(Strict):
     @field_validator("extract")
     @classmethod
     def _check_extract(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
-            if not _IDENTIFIER.match(name):
-                raise ValueError(
-                    f"extract name {name!r} must be an identifier (letters, digits, _)"
-                )
-            if name in HELPERS:
-                raise ValueError(f"extract name {name!r} hides the template helper {name}()")
-        return value
+        return _check_variable_names(value, what="extract name")
 
 
 class FailureRatio(Strict):
@@ -294,14 +297,7 @@ class ProbeConfig(Strict):
     @field_validator("variables")
     @classmethod
     def _check_variables(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
-            if not _IDENTIFIER.match(name):
-                raise ValueError(
-                    f"variable name {name!r} must be an identifier (letters, digits, _)"
-                )
-            if name in HELPERS:
-                raise ValueError(f"variable name {name!r} hides the template helper {name}()")
-        return value
+        return _check_variable_names(value, what="variable name")
 
     @model_validator(mode="after")
     def _shape(self) -> Self:

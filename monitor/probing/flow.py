@@ -50,6 +50,10 @@ class StepResult:
             "skipped": self.skipped,
             "status": self.status,
             "duration_ms": _rounded(self.duration_ms),
+            "ip": self.ip,
+            "certificate_expires_at": None
+            if self.certificate_not_after is None
+            else self.certificate_not_after.isoformat(),
             "timings": None
             if self.timings is None
             else {
@@ -195,6 +199,7 @@ async def _run_step(
         return StepResult(name=step.name, ok=False, always_run=step.always_run, error=failure)
     # What this step sends as a credential must not come back in what it prints.
     redact.add_credentials_of(dict(spec.headers))
+    redact.add_credentials_of(dict(spec.query))
     redact.add_credentials_of(spec.json)
     redact.add_credentials_of(dict(spec.form or {}))
 
