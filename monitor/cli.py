@@ -51,6 +51,8 @@ def validate(path: ConfigPath) -> None:
     probes = loaded.probes
     steps = sum(len(probe.effective_steps()) for probe in probes)
     files = len(loaded.files)
+    if not probes:
+        Console(stderr=True).print("warning: no probes are defined", markup=False)
     console.print(
         f"ok: {len(probes)} probe{'s' if len(probes) != 1 else ''}, {steps} step{'s' if steps != 1 else ''} "
         f"in {files} file{'s' if files != 1 else ''}",
@@ -76,6 +78,9 @@ def probe(
     except KeyError as error:
         err.print(f"error: {error.args[0]}", markup=False)
         raise typer.Exit(EXIT_CONFIG) from None
+    if not selected:
+        err.print(f"error: no probes to run in {path}", markup=False)
+        raise typer.Exit(EXIT_CONFIG)
     results = asyncio.run(_run_all(loaded, [p.name for p in selected]))
     if as_json:
         for result in results:

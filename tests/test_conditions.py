@@ -215,7 +215,49 @@ EVALUATIONS = [
     ("[BODY].data.ratio > 0", USER, True, "[BODY].data.ratio (0.75) > 0"),
     ("[BODY].data.ratio >= 0.76", USER, False, "[BODY].data.ratio (0.75) >= 0.76"),
     ("[BODY].data.price == 1.50", USER, True, "[BODY].data.price (1.50) == 1.50"),
-    ("[BODY].data.price == 1.5", USER, False, "[BODY].data.price (1.50) == 1.5"),
+    ("[BODY].data.price == 1.5", USER, True, "[BODY].data.price (1.50) == 1.5"),
+    ("[BODY].data.price != 1.5", USER, False, "[BODY].data.price (1.50) != 1.5"),
+    ("[BODY].data.price == 1.51", USER, False, "[BODY].data.price (1.50) == 1.51"),
+    # `==` between numbers that are not both integers: by exact value, as Gatus users expect
+    ("[BODY] == 2", obs(body=b"2.0"), True, "[BODY] (2.0) == 2"),
+    ("[BODY] != 2", obs(body=b"2.0"), False, "[BODY] (2.0) != 2"),
+    ("[BODY] == 2", obs(body=b"2.5"), False, "[BODY] (2.5) == 2"),
+    ("[BODY].x == 1000", obs(body=b'{"x": 1e3}'), True, "[BODY].x (1e3) == 1000"),
+    ("[BODY].x == 1e3", obs(body={"x": 1000}), True, "[BODY].x (1000) == 1e3"),
+    ("[BODY].x == 1.5", obs(body={"x": "1.50"}), True, "[BODY].x (1.50) == 1.5"),
+    ("[BODY].x == 0x10", obs(body=b'{"x": 16.0}'), True, "[BODY].x (16.0) == 0x10"),
+    ("[BODY].x == .5", obs(body=b'{"x": 0.50}'), True, "[BODY].x (0.50) == .5"),
+    ("[BODY].x == -0.0", obs(body=b'{"x": 0}'), True, "[BODY].x (0) == -0.0"),
+    # exact, not through float64: these differ beyond float64's 17 significant digits
+    (
+        "[BODY] == 0.1",
+        obs(body=b"0.10000000000000001"),
+        False,
+        "[BODY] (0.10000000000000001) == 0.1",
+    ),
+    (
+        "[BODY] == 9007199254740993",
+        obs(body=b"9007199254740993.0"),
+        True,
+        "[BODY] (9007199254740993.0) == 9007199254740993",
+    ),
+    (
+        "[BODY] == 9007199254740993",
+        obs(body=b"9007199254740992"),
+        False,
+        "[BODY] (9007199254740992) == 9007199254740993",
+    ),
+    # not numbers: compared as text
+    ("[BODY] == 1e999", obs(body=b"1e999"), True, "[BODY] (1e999) == 1e999"),
+    ("[BODY] == 1e9999", obs(body=b"1e999"), False, "[BODY] (1e999) == 1e9999"),
+    (
+        "[BODY] == 0",
+        obs(body=b"1e-99999999999999999999"),
+        False,
+        "[BODY] (1e-99999999999999999999) == 0",
+    ),
+    ("[BODY] == 1000", obs(body=b"1s"), False, "[BODY] (1s) == 1000"),
+    ("[BODY].v == pat(1.10)", obs(body={"v": "1.1"}), False, "[BODY].v (1.1) == pat(1.10)"),
     ("[BODY].data.big == 100000000", USER, True, "[BODY].data.big (100000000) == 100000000"),
     ("[BODY].data.hex == 31", USER, True, "[BODY].data.hex (0x1F) == 31"),
     ("[BODY].data.hex > 30", USER, True, "[BODY].data.hex (0x1F) > 30"),
@@ -643,3 +685,71 @@ def test_invalid_marker() -> None:
     assert INVALID == "(INVALID)"
     result = Condition.parse("[BODY].a == 1").evaluate(obs(body=b"{}"))
     assert result.resolved.endswith(f"{INVALID} == 1")
+
+
+# --- redaction of displayed values ------------------------------------------------------------
+
+TOKEN = "eyJhbGciOiJIUzI1NiJ9.SECRETSECRETSECRET1"
+
+
+def redact_token(text: str) -> str:
+    return text.replace(TOKEN, "[REDACTED]")
+
+
+def test_redact_sees_the_whole_value_before_pat_truncation() -> None:
+    assert len(TOKEN) == 40
+    observation = obs(body={"token": TOKEN})
+
+    result = Condition.parse("[BODY].token == pat(x*)").evaluate(observation, redact=redact_token)
+
+    assert result == ConditionResult(
+        condition="[BODY].token == pat(x*)",
+        ok=False,
+        resolved="[BODY].token ([REDACTED]) == pat(x*)",
+    )
+    assert TOKEN[:8] not in result.resolved
+
+
+def test_redact_leaves_the_comparison_to_the_real_values() -> None:
+    observation = obs(body={"token": TOKEN, "copy": TOKEN})
+
+    matched = Condition.parse("[BODY].token == pat(eyJ*)").evaluate(
+        observation, redact=redact_token
+    )
+    same = Condition.parse("[BODY].token == [BODY].copy").evaluate(observation, redact=redact_token)
+    length = Condition.parse("len([BODY].token) == 40").evaluate(observation, redact=redact_token)
+
+    assert matched.ok and matched.resolved == "[BODY].token ([REDACTED]) == pat(eyJ*)"
+    assert same.ok and same.resolved == "[BODY].token ([REDACTED]) == [BODY].copy ([REDACTED])"
+    assert length.ok and length.resolved == "len([BODY].token) (40) == 40"
+
+
+def test_redact_gets_resolved_values_only_and_whole() -> None:
+    seen: list[str] = []
+
+    def recording(text: str) -> str:
+        seen.append(text)
+        return text
+
+    body = {"token": TOKEN, "long": "x" * 100}
+    for text in ("[BODY].token == pat(x*)", "[BODY].long == pat(x*)", "[BODY].missing == 1"):
+        Condition.parse(text).evaluate(obs(body=body), redact=recording)
+
+    assert seen == [TOKEN, "x" * 100], "INVALID sides and literals are not passed"
+
+
+def test_redact_keeps_certificate_expiration_as_a_duration() -> None:
+    observation = obs(certificate_expiration_ms=336 * HOUR_MS)
+    condition = Condition.parse("[CERTIFICATE_EXPIRATION] > 48h")
+
+    kept = condition.evaluate(observation, redact=lambda text: text)
+    hidden = condition.evaluate(observation, redact=lambda text: "[REDACTED]")
+
+    assert kept.resolved == "[CERTIFICATE_EXPIRATION] (336h) > 48h"
+    assert hidden.resolved == "[CERTIFICATE_EXPIRATION] ([REDACTED]) > 48h"
+    assert kept.ok and hidden.ok
+
+
+def test_without_redact_a_pat_side_is_still_cut() -> None:
+    result = Condition.parse("[BODY].token == pat(x*)").evaluate(obs(body={"token": TOKEN}))
+    assert result.resolved == f"[BODY].token ({TOKEN[:25]}...(truncated)) == pat(x*)"

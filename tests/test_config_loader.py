@@ -312,8 +312,8 @@ def test_template_variable_must_come_from_an_earlier_step(tmp_path: Path) -> Non
         """,
     )
     problem = only_problem(path)
-    assert problem.path == "probes[0].steps[0].request"
-    assert (problem.location.line, problem.location.column) == (5, 9)
+    assert problem.path == "probes[0].steps[0].request.headers.Authorization"
+    assert (problem.location.line, problem.location.column) == (7, 36)
     assert (
         problem.message
         == "template variable `token` is not extracted by an earlier step (extracted by a later step?)"
@@ -331,7 +331,8 @@ def test_template_syntax_error(tmp_path: Path) -> None:
         """,
     )
     problem = only_problem(path)
-    assert problem.path == "probes[0].request"
+    assert problem.path == "probes[0].request.url"
+    assert (problem.location.line, problem.location.column) == (3, 20)
     assert problem.message.startswith("template syntax:")
 
 
@@ -506,4 +507,146 @@ def test_extract_name_must_be_an_identifier(tmp_path: Path) -> None:
     assert problem.path == "probes[0].steps[0].extract"
     assert (
         problem.message == "extract name 'access-token' must be an identifier (letters, digits, _)"
+    )
+
+
+def test_empty_probes_list_is_not_a_crash(tmp_path: Path) -> None:
+    path = write(tmp_path, "p.yaml", "probes:\n")
+    assert load_config(path, environ={}).probes == []
+
+
+def test_probes_that_are_not_a_list_do_not_hide_other_files(tmp_path: Path) -> None:
+    first = write(tmp_path, "a.yaml", "probes: login\n")
+    second = write(
+        tmp_path, "b.yaml", 'probes:\n  - {name: x, requestt: {url: "http://127.0.0.1:9/"}}\n'
+    )
+    problems = problems_of(tmp_path)
+    assert [(p.location.file, p.path) for p in problems] == [
+        (str(first), "probes"),
+        (str(second), "probes[0].requestt"),
+    ]
+    assert problems[0].message == "must be a list of probes (each item starts with `- name: ...`)"
+
+
+def test_a_file_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_bytes(b"probes:\n  - name: caf\xe9\n")
+    assert only_problem(path).message == (
+        "not UTF-8 text (byte 0xe9 at offset 21); save the file as UTF-8"
+    )
+
+
+def test_an_absurd_duration(tmp_path: Path) -> None:
+    path = write(tmp_path, "p.yaml", "defaults: {interval: 99999999999999d}\nprobes: []\n")
+    problem = only_problem(path)
+    assert problem.path == "defaults.interval"
+    assert problem.message == "duration '99999999999999d' is too long"
+
+
+def test_a_recursive_alias(tmp_path: Path) -> None:
+    path = write(tmp_path, "p.yaml", "a: &a [*a]\n")
+    assert only_problem(path).message == "YAML nests too deeply (or an alias refers to itself)"
+
+
+def test_config_errors_never_show_values_from_the_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, "p.yaml", 'probes:\n  - {name: x, request: {url: "${LOGIN_URL}"}}\n')
+    secret_url = "htps://svc:S3cr3tPassw0rd@api.example.com/login?api_key=AKIA1234"
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, environ={"LOGIN_URL": secret_url})
+    text = str(raised.value)
+    assert "S3cr3tPassw0rd" not in text and "AKIA1234" not in text
+    assert "got '${LOGIN_URL}'" in text
+
+
+def test_environment_values_are_not_templates_in_variables_either(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "p.yaml",
+        """
+        probes:
+          - name: x
+            variables: {weird: "${WEIRD}"}
+            request: {url: "http://127.0.0.1:9/", headers: {X-Weird: "{{ weird }}"}}
+        """,
+    )
+    probe = load_config(path, environ={"WEIRD": "{{ 7*7 }}"}).probes[0]
+    assert probe.variables == {"weird": "{% raw %}{{ 7*7 }}{% endraw %}"}
+
+
+def test_template_problems_are_reported_beside_other_problems(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "p.yaml",
+        """
+        probes:
+          - name: x
+            interval: soon
+            request: {url: "http://127.0.0.1:9/{{ tok }}"}
+        """,
+    )
+    assert [p.path for p in problems_of(path)] == ["probes[0].interval", "probes[0].request.url"]
+
+
+def test_paths_never_show_pydantic_internals(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "p.yaml",
+        """
+        probes:
+          - name: x
+            request: {url: "http://127.0.0.1:9/", headers: {X-A: {nested: 1}}}
+        """,
+    )
+    problem = only_problem(path)
+    assert problem.path == "probes[0].request.headers.X-A"
+    assert problem.message == "Input should be a valid string"
+
+
+def test_bad_defaults_are_reported_once_at_the_defaults(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "p.yaml",
+        """
+        defaults: {interval: 0s}
+        probes:
+          - {name: a, request: {url: "http://127.0.0.1:9/"}}
+          - {name: b, request: {url: "http://127.0.0.1:9/"}}
+        """,
+    )
+    problem = only_problem(path)
+    assert (problem.path, problem.message) == ("defaults.interval", "must be longer than 0s")
+
+
+def test_counts_are_not_booleans(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "p.yaml",
+        """
+        probes:
+          - name: x
+            request: {url: "http://127.0.0.1:9/"}
+            alert: {quorum: true}
+        """,
+    )
+    problem = only_problem(path)
+    assert (problem.path, problem.message) == (
+        "probes[0].alert.quorum",
+        "expected a whole number, not true/false",
+    )
+
+
+def test_a_step_timeout_longer_than_the_interval(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "p.yaml",
+        """
+        probes:
+          - name: x
+            interval: 30s
+            steps:
+              - {name: slow, request: {url: "http://127.0.0.1:9/", timeout: 1h}}
+        """,
+    )
+    assert only_problem(path).message == (
+        "the timeout of step `slow` (1h) is longer than interval (30s): a run must end before the next is due"
     )

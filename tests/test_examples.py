@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 from conftest import DemoApiFactory
-from demo_api import DemoSettings
+from demo_api import DemoSettings, create_app
 
 from monitor.clock import SystemClock
 from monitor.config import LoadedConfig, load_config
 from monitor.demo import DEMO_EMAIL, DEMO_PASSWORD
 from monitor.probing.flow import RunResult, run_probe
+from monitor.testing import serve_asgi
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -95,3 +96,21 @@ async def test_a_partial_outage_fails_some_runs(
         for _ in range(30)
     ]
     assert 0 < outcomes.count(False) < 30
+
+
+async def test_the_signup_probe_leaves_no_account_behind_in_a_partial_outage() -> None:
+    # With 30% of requests failing, any step can fail; the cleanup must still delete every account
+    # that was created, or a week of probing litters the production user table.
+    app = create_app(DemoSettings(error_ratio=0.3, seed=11))
+    store = app.state.demo.store
+    with serve_asgi(app) as url:
+        loaded = example_config(url)
+        probe = loaded.probe("signup")
+        runs = [
+            await run_probe(probe, clock=SystemClock(), env_values=loaded.env_values)
+            for _ in range(40)
+        ]
+    failed_cleanups = [r for r in runs if not r.steps[-1].skipped and not r.steps[-1].ok]
+    assert 0 < sum(not r.ok for r in runs) < 40  # the outage was real
+    # Only the seeded probe account remains, except for accounts whose delete itself hit a 503.
+    assert store.user_count() == 1 + len(failed_cleanups)

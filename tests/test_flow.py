@@ -319,3 +319,80 @@ async def test_secret_query_parameters_are_redacted(httpserver: HTTPServer) -> N
     )
     result = await run(config)
     assert result.steps[0].failed_conditions[0].resolved == "[BODY].key ([REDACTED]) == other"
+
+
+async def test_credentials_the_target_hands_out_never_show(httpserver: HTTPServer) -> None:
+    token = "eyJhbGciOiJIUzI1NiJ9.SECRETPAYLOAD.signature"
+
+    def login(request: Request) -> Response:
+        response = Response(
+            json.dumps({"token": token, "user": "ann"}), content_type="application/json"
+        )
+        response.set_cookie("session", "SESSIONSECRET1234", path="/")
+        return response
+
+    httpserver.expect_request("/login").respond_with_handler(login)
+    config = probe(
+        request={"url": httpserver.url_for("/login")},
+        conditions=[
+            "[BODY].token == x",  # no extract: the token is still a credential
+            "[BODY].token == pat(x*)",  # pat() cuts long values: the cut must not leak a prefix
+            "[HEADERS].Set-Cookie == x",
+            "[BODY].user == bob",
+        ],
+    )
+    result = await run(config)
+    shown = [c.resolved for c in result.steps[0].failed_conditions]
+    assert shown == [
+        "[BODY].token ([REDACTED]) == x",
+        "[BODY].token ([REDACTED]) == pat(x*)",
+        "[HEADERS].Set-Cookie ([REDACTED]) == x",
+        "[BODY].user (ann) == bob",
+    ]
+    text = json.dumps(result.to_json())
+    assert "SECRETPAYLOAD" not in text and "SESSIONSECRET" not in text
+
+
+async def test_secrets_echoed_back_json_escaped_never_show(httpserver: HTTPServer) -> None:
+    # FastAPI's 422 answers echo the input: a password with quotes or accents comes back escaped.
+    def validation_error(request: Request) -> Response:
+        body = request.get_data(as_text=True)
+        return Response(
+            json.dumps({"detail": [{"input": body}]}), status=422, content_type="application/json"
+        )
+
+    httpserver.expect_request("/signup").respond_with_handler(validation_error)
+    password = 'pa"ss\\wörd-42'
+    config = probe(
+        request={"method": "POST", "url": httpserver.url_for("/signup"), "json": {"pw": password}},
+        conditions=["[BODY] == x"],
+    )
+    result = await run(config, env={"PW": password})
+    shown = result.steps[0].failed_conditions[0].resolved
+    assert "pa" not in shown.replace("[BODY]", "")
+    assert "${PW}" in shown
+
+
+async def test_extract_takes_present_values_even_when_a_condition_fails(
+    httpserver: HTTPServer,
+) -> None:
+    httpserver.expect_request("/signup").respond_with_json({"id": "u1"}, status=500)
+    httpserver.expect_request("/users/u1", method="DELETE").respond_with_data("", status=204)
+    config = probe(
+        steps=[
+            {
+                "name": "signup",
+                "request": {"url": httpserver.url_for("/signup")},
+                "conditions": ["[STATUS] == 201"],
+                "extract": {"user_id": "[BODY].id"},
+            },
+            {
+                "name": "cleanup",
+                "always_run": True,
+                "request": {"method": "DELETE", "url": httpserver.url_for("/users/{{ user_id }}")},
+            },
+        ]
+    )
+    result = await run(config)
+    assert not result.steps[0].ok
+    assert result.steps[1].ok and result.steps[1].status == 204

@@ -12,8 +12,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import certifi
+import httpx
 import pytest
 import trustme
 from cryptography import x509
@@ -410,6 +412,65 @@ async def test_invalid_url(url: str, clock: ManualClock) -> None:
     assert outcome.error.kind is ErrorKind.INVALID_URL
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:99999/",
+        "http://[::1]:99999/",
+        "http://127.0.0.1:65536/",
+        "http://127.0.0.1:99999999999999999999/",
+        "http://127.0.0.1:-1/",
+        "https://127.0.0.1:0/",
+    ],
+)
+async def test_a_port_out_of_range_is_an_invalid_url(url: str, clock: ManualClock) -> None:
+    """httpx accepts these ports; connect() raised OverflowError out of the step."""
+    outcome = await send_one(RequestSpec(url=url), clock)
+
+    assert outcome.error is not None
+    assert outcome.error.kind is ErrorKind.INVALID_URL
+    assert outcome.error.message == "invalid URL: the port must be 1-65535"
+    assert not outcome.observation.connected
+
+
+async def test_a_redirect_to_a_port_out_of_range_is_an_invalid_url(
+    serve: Callable[..., Awaitable[RawServer]], clock: ManualClock
+) -> None:
+    # A raw server: werkzeug refuses to send this Location.
+    server = await serve(answering(lambda _: (302, {"Location": "http://127.0.0.1:99999/x"}, b"")))
+
+    outcome = await send_one(
+        RequestSpec(url=f"http://127.0.0.1:{server.port}/go", follow_redirects=True), clock
+    )
+
+    assert outcome.error is not None
+    assert outcome.error.kind is ErrorKind.INVALID_URL
+    assert outcome.error.message == "invalid URL: redirected to a port outside 1-65535"
+    assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://xn--/",  # not punycode: idna raises when the host is decoded
+        "http://xn--zz/",
+        "http://a/\ud800",  # a lone surrogate cannot be encoded
+        "http://[::1]]/",
+        "http://127.0.0.1:80:80/",
+        "http://ab\x00c/",
+    ],
+)
+async def test_a_malformed_url_is_an_invalid_url(url: str, clock: ManualClock) -> None:
+    spec = RequestSpec(url=url)
+
+    outcome = await send_one(spec, clock)
+
+    assert outcome.error is not None
+    assert outcome.error.kind is ErrorKind.INVALID_URL
+    assert "\n" not in outcome.error.message
+    assert repr(spec) == "RequestSpec(GET (invalid URL))"
+
+
 # --- TLS -------------------------------------------------------------------------------------
 
 
@@ -470,7 +531,7 @@ async def test_certificate_expiry_is_read(
 
 @pytest.mark.filterwarnings("ignore:Parsed a serial number")
 def test_certificate_not_after_reads_every_certifi_root() -> None:
-    """The hand-written DER reader agrees with `cryptography` on ~150 real certificates."""
+    """~150 real certificates, from the DER bytes a TLS handshake hands over."""
     with open(certifi.where(), encoding="ascii") as bundle:
         certificates = x509.load_pem_x509_certificates(bundle.read().encode())
     assert len(certificates) > 100
@@ -482,15 +543,12 @@ def test_certificate_not_after_reads_every_certifi_root() -> None:
 @pytest.mark.parametrize(
     "not_after",
     [
-        datetime(2049, 12, 31, 23, 59, 59, tzinfo=UTC),  # last UTCTime year
-        datetime(2050, 1, 1, tzinfo=UTC),  # GeneralizedTime from here on
-        datetime(2077, 7, 4, 8, 30, tzinfo=UTC),
-        datetime(1999, 12, 31, 12, 0, tzinfo=UTC),  # UTCTime "99": the 20th century
+        datetime(2049, 12, 31, 23, 59, 59, tzinfo=UTC),  # UTCTime
+        datetime(2050, 1, 1, tzinfo=UTC),  # GeneralizedTime
+        datetime(1999, 12, 31, 12, 0, tzinfo=UTC),
     ],
 )
-def test_certificate_not_after_reads_both_time_encodings(
-    ca: trustme.CA, not_after: datetime
-) -> None:
+def test_certificate_not_after_of_trustme_certificates(ca: trustme.CA, not_after: datetime) -> None:
     certificate = ca.issue_cert(
         "127.0.0.1", not_before=datetime(1990, 1, 1, tzinfo=UTC), not_after=not_after
     )
@@ -500,9 +558,15 @@ def test_certificate_not_after_reads_both_time_encodings(
     assert certificate_not_after(der) == not_after
 
 
-def test_certificate_not_after_of_garbage_is_none() -> None:
+def test_certificate_not_after_of_garbage_is_none(ca: trustme.CA) -> None:
+    der = x509.load_pem_x509_certificate(ca.cert_pem.bytes()).public_bytes(
+        serialization.Encoding.DER
+    )
+    assert certificate_not_after(der) is not None
+    assert certificate_not_after(der[:-20]) is None
     assert certificate_not_after(b"\x30\x82\xff\xff not a certificate") is None
     assert certificate_not_after(b"") is None
+    assert certificate_not_after(None) is None
 
 
 def test_ssl_contexts_are_built_once() -> None:
@@ -649,11 +713,14 @@ async def failing_urls(
         "tls": f"https://{userinfo}127.0.0.1:{self_signed.port}/a{query}",
         "invalid url": f"http://{userinfo}127.0.0.1:port/a{query}",
         "bad scheme": f"ftp://{userinfo}127.0.0.1/a{query}",
+        "bad port": f"http://{userinfo}127.0.0.1:99999/a{query}",
+        "bad host": f"http://{userinfo}xn--/a{query}",
     }
 
 
 @pytest.mark.parametrize(
-    "case", ["refused", "dns", "read timeout", "tls", "invalid url", "bad scheme"]
+    "case",
+    ["refused", "dns", "read timeout", "tls", "invalid url", "bad scheme", "bad port", "bad host"],
 )
 async def test_failures_never_show_userinfo_or_query(
     failing_urls: dict[str, str], case: str, clock: ManualClock
@@ -712,3 +779,68 @@ async def test_success_carries_no_request_secrets(
 def test_a_request_takes_one_kind_of_body() -> None:
     with pytest.raises(ValueError, match="at most one"):
         RequestSpec(url="http://127.0.0.1/", json={"a": 1}, body="a=1")
+
+
+# --- nothing unforeseen escapes a step -------------------------------------------------------
+
+
+def failing_send(exc: BaseException) -> Callable[..., Awaitable[httpx.Response]]:
+    async def send(
+        self: httpx.AsyncClient, request: httpx.Request, **kwargs: Any
+    ) -> httpx.Response:
+        raise exc
+
+    return send
+
+
+@pytest.mark.parametrize(
+    ("exc", "named"),
+    [
+        (
+            RuntimeError(f"boom {SECRET} at http://probe:{SECRET}@host/?token={TOKEN}"),
+            "RuntimeError",
+        ),
+        (ExceptionGroup("in a task group", [KeyError(f"{SECRET}\n{TOKEN}")]), "KeyError"),
+        (TimeoutError(f"not the step's deadline {SECRET}"), "TimeoutError"),
+    ],
+)
+async def test_an_unexpected_exception_becomes_an_error(
+    monkeypatch: pytest.MonkeyPatch, clock: ManualClock, exc: Exception, named: str
+) -> None:
+    monkeypatch.setattr(httpx.AsyncClient, "send", failing_send(exc))
+    spec = RequestSpec(
+        url=f"http://probe:{SECRET}@127.0.0.1:8080/a?token={TOKEN}",
+        headers={"Authorization": f"Bearer {SECRET}"},
+    )
+
+    outcome = await send_one(spec, clock)
+
+    assert outcome.error is not None
+    assert outcome.error.kind is ErrorKind.OTHER
+    assert outcome.error.message == f"unexpected {named} with 127.0.0.1:8080"
+    assert SECRET not in repr(outcome)
+    assert TOKEN not in repr(outcome)
+
+
+async def test_an_unexpected_exception_building_the_request_becomes_an_error(
+    monkeypatch: pytest.MonkeyPatch, clock: ManualClock
+) -> None:
+    def build_request(self: httpx.AsyncClient, *args: Any, **kwargs: Any) -> httpx.Request:
+        raise LookupError(SECRET)
+
+    monkeypatch.setattr(httpx.AsyncClient, "build_request", build_request)
+
+    outcome = await send_one(RequestSpec(url="http://127.0.0.1:8080/"), clock)
+
+    assert outcome.error is not None
+    assert outcome.error.kind is ErrorKind.OTHER
+    assert outcome.error.message == "unexpected LookupError while building the request"
+
+
+async def test_cancellation_still_propagates(
+    monkeypatch: pytest.MonkeyPatch, clock: ManualClock
+) -> None:
+    monkeypatch.setattr(httpx.AsyncClient, "send", failing_send(asyncio.CancelledError()))
+
+    with pytest.raises(asyncio.CancelledError):
+        await send_one(RequestSpec(url="http://127.0.0.1:8080/"), clock)

@@ -5,16 +5,20 @@ from contextlib import suppress
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
 from demo_api.dependencies import SESSION_COOKIE, CurrentSession, Demo, presented_token
-from demo_api.schemas import LoginRequest, SignupRequest, TokenOut, UserOut
+from demo_api.schemas import LoginRequest, SignupOut, SignupRequest, TokenOut
 from demo_api.store import NotFoundError
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 
 @router.post("/auth/signup", status_code=status.HTTP_201_CREATED)
-async def signup(body: SignupRequest, demo: Demo) -> UserOut:
+async def signup(body: SignupRequest, response: Response, demo: Demo) -> SignupOut:
     user = demo.store.create_user(body.email, body.password)
-    return UserOut(id=user.id, email=user.email)
+    # Signed in at once, as most sign-up flows do: whoever created the account can also delete
+    # it, even if a later sign-in fails (a probe's cleanup depends on this).
+    token = demo.store.start_session(user.id)
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/")
+    return SignupOut(id=user.id, email=user.email, token=token)
 
 
 @router.post("/auth/login")

@@ -31,6 +31,10 @@ class UserOut(BaseModel):
     email: str
 
 
+class SignupOut(UserOut):
+    token: str
+
+
 class TokenOut(BaseModel):
     token: str
 

@@ -161,6 +161,17 @@ class Store:
             self._sessions[token] = user.id
         return token
 
+    def user_count(self) -> int:
+        with self._lock:
+            return len(self._users)
+
+    def start_session(self, user_id: str) -> str:
+        """A session for a user just proven (signup): no password check needed."""
+        token = secrets.token_urlsafe(32)
+        with self._lock:
+            self._sessions[token] = user_id
+        return token
+
     def logout(self, token: str) -> None:
         with self._lock:
             self._sessions.pop(token, None)

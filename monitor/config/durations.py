@@ -37,7 +37,10 @@ def parse_duration(value: object) -> timedelta:
         raise ValueError(
             f"invalid duration {value!r}: use a number and a unit (ms, s, m, h, d, w), e.g. 500ms, 30s, 1h30m"
         )
-    return timedelta(seconds=total)
+    try:
+        return timedelta(seconds=total)
+    except OverflowError:
+        raise ValueError(f"duration {value!r} is too long") from None
 
 
 def format_duration(delta: timedelta) -> str:

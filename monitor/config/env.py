@@ -51,9 +51,9 @@ def substitute(
 def _substitute_text(
     text: str, environ: Mapping[str, str], result: Substitution, path: PathKey
 ) -> str:
-    # Request fields are later rendered as jinja2 templates: a value from the environment must stay
-    # literal there (a password containing `{{` is not a template).
-    in_template = "request" in path
+    # Requests and variables are later rendered as jinja2 templates: a value from the environment
+    # must stay literal there (a password containing `{{` is not a template).
+    in_template = "request" in path or "variables" in path
 
     def replace(match: re.Match[str]) -> str:
         if match.group(1):

@@ -8,7 +8,7 @@ import os
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +16,14 @@ from pydantic import BaseModel, ValidationError
 
 from monitor.config.env import Substitution, substitute
 from monitor.config.errors import ConfigError, ConfigProblem, format_path
-from monitor.config.models import Defaults, MonitorConfig, ProbeConfig, check_templates
+from monitor.config.models import Defaults, MonitorConfig, ProbeConfig
+from monitor.config.template_check import template_problems
 from monitor.config.yaml_source import Location, PathKey, SourceMap, YamlSyntaxError, read_yaml_file
+from monitor.probing.redaction import Redactor
 
 YAML_SUFFIXES = (".yaml", ".yml")
 _DEFAULTED_PROBE_FIELDS = ("interval", "timeout", "locations")
+_VALIDATOR_TAGS = ("function-before[", "function-after[", "function-wrap[", "function-plain[")
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,9 @@ def load_config(path: Path | str, environ: Mapping[str, str] | None = None) -> L
         )
     problems.extend(_check_probes(merged.data.get("probes"), merged.source_map, display))
     if problems:
-        raise ConfigError(problems)
+        # Messages quote values, and values may come from the environment: show `${NAME}` instead.
+        redact = Redactor(substitution.used)
+        raise ConfigError([replace(p, message=redact(p.message)) for p in problems])
     assert config is not None
     return LoadedConfig(config=config, files=tuple(files), env_values=dict(substitution.used))
 
@@ -127,6 +132,16 @@ def _merge_file(
     except OSError as error:
         problems.append(
             ConfigProblem(Location(str(file), 1, 1), "", f"cannot read: {error.strerror}")
+        )
+        return
+    except UnicodeDecodeError as error:
+        problems.append(
+            ConfigProblem(
+                Location(str(file), 1, 1),
+                "",
+                f"not UTF-8 text (byte 0x{error.object[error.start]:02x} at offset {error.start}); "
+                "save the file as UTF-8",
+            )
         )
         return
     data, source_map = document.data, document.source_map
@@ -149,11 +164,15 @@ def _merge_file(
     probe_offset = len(merged.data.get("probes", []))
     merged.unsubstituted.update(_shift(p.path, probe_offset) for p in local.problems)
     for key, value in data.items():
-        if key == "probes" and isinstance(value, list):
-            merged.data.setdefault("probes", [])
-            if not isinstance(merged.data["probes"], list):
+        if key == "probes":
+            if value is None:
+                continue  # `probes:` left empty: nothing to add
+            if not isinstance(value, list):
+                location = source_map.best_at((key,)) or Location(str(file), 1, 1)
+                message = "must be a list of probes (each item starts with `- name: ...`)"
+                problems.append(ConfigProblem(location, key, message))
                 continue
-            merged.data["probes"].extend(value)
+            merged.data.setdefault("probes", []).extend(value)
             merged.probe_local_index.extend(range(len(value)))
         elif key in merged.data:
             first = merged.source_map.key_at((key,))
@@ -271,6 +290,8 @@ def _clean_loc(root: type[BaseModel], loc: PathKey) -> tuple[PathKey, type[BaseM
     owner: type[BaseModel] | None = root
     clean: list[str | int] = []
     for part in loc:
+        if isinstance(part, str) and part.startswith(_VALIDATOR_TAGS):
+            continue  # pydantic names a validator step, not a key the engineer wrote
         annotation = _unwrap(annotation)
         while typing.get_origin(annotation) in (typing.Union, types.UnionType):
             members = [m for m in typing.get_args(annotation) if m is not type(None)]
@@ -333,11 +354,7 @@ def _check_probes(
             problems.append(ConfigProblem(location, display(name_path), message))
         elif isinstance(name, str):
             first_seen[name] = location
-        try:
-            probe = ProbeConfig.model_validate(raw)
-        except ValidationError:
-            continue  # already reported by the whole-config validation
-        for inner, message in check_templates(probe):
+        for inner, message in template_problems(raw):
             path = ("probes", index, *inner)
             problems.append(
                 ConfigProblem(source_map.best_at(path) or location, display(path), message)

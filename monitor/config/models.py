@@ -22,7 +22,7 @@ from pydantic import (
 
 from monitor.config.durations import Duration, format_duration
 from monitor.probing.conditions import Condition, ConditionSyntaxError, is_placeholder
-from monitor.probing.templating import HELPERS, TemplateProblem, strings_in, variables_used
+from monitor.probing.templating import HELPERS, strings_in
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -62,7 +62,62 @@ def _scalar_text(value: Any) -> Any:
     return value
 
 
-Text = Annotated[str, BeforeValidator(_scalar_text)]
+Text = Annotated[
+    str,
+    BeforeValidator(_scalar_text),
+    WithJsonSchema({"type": ["string", "number", "boolean"]}),
+]
+
+
+def _no_bool(value: Any) -> Any:
+    # YAML's `true` would otherwise pass as 1.
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number, not true/false")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_no_bool)]
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than 0s")
+    return value
+
+
+PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
+
+_PERCENT_PATTERN = r"^\s*\d+(\.\d+)?\s*%\s*$"
+
+
+def _percent_as_ratio(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().endswith("%"):
+        return float(value.strip()[:-1]) / 100
+    return _no_bool(value)
+
+
+def _percent_as_number(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().endswith("%"):
+        return float(value.strip()[:-1])
+    return _no_bool(value)
+
+
+# `0.2` or `20%`.
+Ratio = Annotated[
+    float,
+    BeforeValidator(_percent_as_ratio),
+    WithJsonSchema(
+        {"anyOf": [{"type": "number"}, {"type": "string", "pattern": _PERCENT_PATTERN}]}
+    ),
+]
+# `99.9` or `99.9%`.
+Percentage = Annotated[
+    float,
+    BeforeValidator(_percent_as_number),
+    WithJsonSchema(
+        {"anyOf": [{"type": "number"}, {"type": "string", "pattern": _PERCENT_PATTERN}]}
+    ),
+]
 
 
 class Strict(BaseModel):
@@ -82,7 +137,9 @@ class RequestConfig(Strict):
     json_body: Any = Field(default=None, alias="json")
     body: str | None = None
     form: dict[str, Text] | None = None
-    timeout: Duration | None = Field(default=None, description="defaults to the probe's timeout")
+    timeout: PositiveDuration | None = Field(
+        default=None, description="defaults to the probe's timeout"
+    )
     follow_redirects: bool = False
     verify: bool = Field(default=True, description="verify the TLS certificate")
 
@@ -166,23 +223,16 @@ class StepConfig(Strict):
 
 
 class FailureRatio(Strict):
-    above: float = Field(gt=0, lt=1, description="share of failed runs, e.g. 0.2 for 20%")
+    above: Ratio = Field(gt=0, lt=1, description="share of failed runs: 0.2 or 20%")
     window: Duration = timedelta(minutes=5)
-    min_samples: int = Field(default=6, ge=1)
-
-    @field_validator("above", mode="before")
-    @classmethod
-    def _percent(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip().endswith("%"):
-            return float(value.strip()[:-1]) / 100
-        return value
+    min_samples: Count = Field(default=6, ge=1)
 
 
 class Latency(Strict):
-    percentile: float = Field(default=95, gt=0, le=100)
+    percentile: Percentage = Field(default=95, gt=0, le=100)
     above: Duration
     window: Duration = timedelta(minutes=5)
-    min_samples: int = Field(default=6, ge=1)
+    min_samples: Count = Field(default=6, ge=1)
 
 
 class BurnWindow(Strict):
@@ -192,7 +242,7 @@ class BurnWindow(Strict):
 
 
 class BurnRate(Strict):
-    slo: float = Field(gt=0, lt=100, description="target success percentage, e.g. 99.9")
+    slo: Percentage = Field(gt=0, lt=100, description="target success percentage: 99.9 or 99.9%")
     windows: list[BurnWindow] = Field(
         default_factory=lambda: [
             BurnWindow(long=timedelta(hours=1), short=timedelta(minutes=5), factor=14.4),
@@ -201,18 +251,11 @@ class BurnRate(Strict):
         min_length=1,
     )
 
-    @field_validator("slo", mode="before")
-    @classmethod
-    def _percent(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.strip().endswith("%"):
-            return float(value.strip()[:-1])
-        return value
-
 
 class Trigger(Strict):
     """Exactly one rule; any trigger in the list opens an incident."""
 
-    consecutive_failures: int | None = Field(default=None, ge=1)
+    consecutive_failures: Count | None = Field(default=None, ge=1)
     failure_ratio: FailureRatio | None = None
     latency: Latency | None = None
     burn_rate: BurnRate | None = None
@@ -227,12 +270,12 @@ class Trigger(Strict):
 
 
 class Recover(Strict):
-    consecutive_successes: int = Field(default=3, ge=1)
+    consecutive_successes: Count = Field(default=3, ge=1)
     min_duration: Duration = timedelta(0)
 
 
 class Confirm(Strict):
-    runs: int = Field(default=5, ge=0, description="extra runs after a failure; 0 turns it off")
+    runs: Count = Field(default=5, ge=0, description="extra runs after a failure; 0 turns it off")
     every: Duration = timedelta(seconds=5)
 
 
@@ -244,13 +287,13 @@ class AlertConfig(Strict):
         description="default: failure_ratio above 0.2 over 5m, or 3 consecutive failures",
     )
     recover: Recover = Field(default_factory=Recover)
-    quorum: int = Field(default=1, ge=1, description="locations that must agree")
+    quorum: Count = Field(default=1, ge=1, description="locations that must agree")
     confirm: Confirm = Field(default_factory=Confirm)
 
 
 class Defaults(Strict):
-    interval: Duration = timedelta(seconds=30)
-    timeout: Duration = timedelta(seconds=10)
+    interval: PositiveDuration = timedelta(seconds=30)
+    timeout: PositiveDuration = timedelta(seconds=10)
     locations: list[str] = Field(default_factory=lambda: ["local"], min_length=1)
 
 
@@ -262,8 +305,8 @@ class ProbeConfig(Strict):
     group: str | None = Field(default=None, description="status-page component; default: the name")
     description: str | None = None
     enabled: bool = True
-    interval: Duration = timedelta(seconds=30)
-    timeout: Duration = timedelta(seconds=10)
+    interval: PositiveDuration = timedelta(seconds=30)
+    timeout: PositiveDuration = timedelta(seconds=10)
     locations: list[str] = Field(default_factory=lambda: ["local"], min_length=1)
     variables: dict[str, Text] = Field(
         default_factory=dict,
@@ -287,13 +330,6 @@ class ProbeConfig(Strict):
             )
         return value
 
-    @field_validator("interval", "timeout")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("must be longer than 0s")
-        return value
-
     @field_validator("variables")
     @classmethod
     def _check_variables(cls, value: dict[str, str]) -> dict[str, str]:
@@ -309,11 +345,17 @@ class ProbeConfig(Strict):
             raise ValueError(
                 "probe-level `conditions` go with `request`; with `steps`, put them in each step"
             )
-        if self.timeout > self.interval:
-            raise ValueError(
-                f"timeout ({format_duration(self.timeout)}) is longer than interval "
-                f"({format_duration(self.interval)}): a run must end before the next is due"
-            )
+        timeouts = [("timeout", self.timeout)] + [
+            (f"the timeout of step `{step.name}`", step.request.timeout)
+            for step in self.effective_steps()
+            if step.request.timeout is not None
+        ]
+        for what, timeout in timeouts:
+            if timeout > self.interval:
+                raise ValueError(
+                    f"{what} ({format_duration(timeout)}) is longer than interval "
+                    f"({format_duration(self.interval)}): a run must end before the next is due"
+                )
         return self
 
     @property
@@ -329,54 +371,6 @@ class ProbeConfig(Strict):
         if conditions is not None:
             step = step.model_copy(update={"conditions": conditions})
         return [step]
-
-
-def check_templates(probe: ProbeConfig) -> list[tuple[tuple[str | int, ...], str]]:
-    """Template problems of one probe as (path inside the probe, message).
-
-    A step may use variables that an *earlier* step extracts, plus the helpers; anything else is
-    caught here instead of at 3 a.m.
-    """
-    problems: list[tuple[tuple[str | int, ...], str]] = []
-    known = set(HELPERS)
-    for name, text in probe.variables.items():
-        try:
-            used = variables_used(text)
-        except TemplateProblem as problem:
-            problems.append((("variables", name), f"{problem} in {text!r}"))
-            continue
-        for unknown in sorted(used - known):
-            problems.append(
-                (
-                    ("variables", name),
-                    f"template variable `{unknown}` is not defined here "
-                    "(variables may use only uuid(), random_email() and now())",
-                )
-            )
-    known.update(probe.variables)
-    steps_prefix: tuple[str | int, ...]
-    for index, step in enumerate(probe.effective_steps()):
-        steps_prefix = ("request",) if probe.request is not None else ("steps", index, "request")
-        for text in step.request.template_strings():
-            try:
-                used = variables_used(text)
-            except TemplateProblem as problem:
-                problems.append((steps_prefix, f"{problem} in {text!r}"))
-                continue
-            for name in sorted(used - known):
-                hint = (
-                    " (extracted by a later step?)"
-                    if any(name in later.extract for later in probe.steps[index + 1 :])
-                    else ""
-                )
-                problems.append(
-                    (
-                        steps_prefix,
-                        f"template variable `{name}` is not extracted by an earlier step{hint}",
-                    )
-                )
-        known.update(step.extract)
-    return problems
 
 
 class MonitorConfig(Strict):

@@ -79,6 +79,10 @@ def load_yaml(text: str, filename: str) -> YamlDocument:
         )
         problem = error.problem or error.context or "invalid YAML"
         raise YamlSyntaxError(location, f"YAML syntax: {problem}") from None
+    except RecursionError:
+        raise YamlSyntaxError(
+            Location(filename, 1, 1), "YAML nests too deeply (or an alias refers to itself)"
+        ) from None
     finally:
         loader.dispose()
     return YamlDocument(data=data, source_map=source_map)

@@ -27,13 +27,19 @@ Anything else is a literal, compared as written (no quotes needed, none are stri
 Comparison
 ----------
 `==`/`!=`: pat()/any() first; then, if both sides are integers (decimal, `0x1F`, `0o17`,
-`0b101`, with `_` separators, as Go's strconv.ParseInt base 0), as integers; else as strings.
+`0b101`, with `_` separators, as Go's strconv.ParseInt base 0), as integers; else, if both are
+numbers (an integer as above or a decimal float: `2.0`, `1e3`, `.5`), by exact value, so
+`2.0 == 2`, `1e3 == 1000` and `1.50 == 1.5` hold; else as strings. This holds for JSON strings
+too: `"1.10"` equals `1.1`; to compare text exactly, use pat() without wildcards: `pat(1.10)`.
 `< <= > >=`: each side is a Go duration (`48h`, `1h30m`, `500ms`, `1.5h`) in milliseconds, else
 an integer as above, else a decimal float (`1.5`, `2e3`).
 
 Deliberate deviations from Gatus (a pager must not pass on nonsense, nor page on it)
 -------------------------------------------------------------------------------------
 1. Floats are compared as floats; Gatus truncates them to integers (`0.5 > 0` is false there).
+   `==`/`!=` compare numbers by exact decimal value; Gatus compares text, after turning JSON
+   numbers into float64 (so there `0.1 == 0.10000000000000001` holds for a JSON number and
+   the literal `1e3` equals no JSON number, and the strings `"2.0"` and `2` differ).
 2. A side that is INVALID, or not a number/duration, makes `< <= > >=` FAIL; Gatus reads it as
    0, so `[BODY].missing < 5` passes there.
 3. An INVALID side also fails `==`, `!=`, pat() and any(); Gatus compares the text
@@ -60,7 +66,8 @@ Deliberate deviations from Gatus (a pager must not pass on nonsense, nor page on
    `potato (0)` beside `<`); a placeholder's value shows as resolved (`0x1`, `1.5`), not as
    Gatus's truncated integer; `has()` sides show their value, as in Gatus: `has([BODY].x) (false)`.
    As in Gatus, [CERTIFICATE_EXPIRATION] shows as a duration (`(336h)`) beside `< <= > >=`, and
-   a value compared with pat() is cut to 25 characters plus `...(truncated)`.
+   a value compared with pat() is cut to 25 characters plus `...(truncated)`. `evaluate`'s
+   `redact` sees each resolved value whole, before any of this, so a cut never splits a secret.
 10. Brackets and parentheses must balance in the whole condition, literals included, and a
    whitespace-separated token made only of `= ! < > ? ~` counts as an operator.
 """
@@ -75,6 +82,7 @@ import re
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from enum import Enum
 from fractions import Fraction
 from functools import lru_cache
@@ -317,16 +325,24 @@ class Condition:
         """Parse `text`; raises ConditionSyntaxError with a reason that says how to fix it."""
         return cls(text)
 
-    def evaluate(self, observation: Observation) -> ConditionResult:
-        """Check the condition against what one HTTP step saw."""
+    def evaluate(
+        self, observation: Observation, *, redact: Callable[[str], str] | None = None
+    ) -> ConditionResult:
+        """Check the condition against what one HTTP step saw.
+
+        `redact`, when given, is applied to each resolved value shown in `resolved`, whole and
+        before any display change (a pat() side's cut to 25 characters would otherwise leave
+        a prefix of a secret that no later redaction recognises). The comparison itself uses
+        the real values; literal sides, written in the config, are shown as written.
+        """
         left = _operand_value(self._left, observation)
         right = _operand_value(self._right, observation)
         ok = _compare(self._operator, self._left, left, self._right, right)
         resolved = " ".join(
             (
-                _display(self._left, left, self._operator, self._right),
+                _display(self._left, left, self._operator, self._right, redact),
                 self._operator,
-                _display(self._right, right, self._operator, self._left),
+                _display(self._right, right, self._operator, self._left, redact),
             )
         )
         return ConditionResult(condition=self.text, ok=ok, resolved=resolved)
@@ -1139,20 +1155,47 @@ def _equal(left: _Operand, left_value: str, right: _Operand, right_value: str) -
     left_integer, right_integer = _to_integer(left_value), _to_integer(right_value)
     if left_integer is not None and right_integer is not None:
         return left_integer == right_integer
+    left_number = _exact_number(left_value, left_integer)
+    right_number = _exact_number(right_value, right_integer)
+    if left_number is not None and right_number is not None:
+        return left_number == right_number  # `2.0 == 2`, `1e3 == 1000`, `1.50 == 1.5`
     return left_value == right_value
 
 
-def _display(operand: _Operand, value: str | None, operator_: _Operator, other: _Operand) -> str:
-    """One side as Gatus's prettify shows it: `[STATUS] (503)`, `[BODY].x (INVALID)`, `200`."""
+def _exact_number(text: str, integer: int | None) -> int | Decimal | None:
+    """An `==` side as a number, exactly (no float rounding): None if not a number."""
+    if integer is not None:
+        return integer
+    # _to_float also rejects what overflows a float (`1e999`), as `< <= > >=` do.
+    if _to_float(text) is None:
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # an exponent beyond Decimal's (`1e-99999999999999999999`)
+        return None
+
+
+def _display(
+    operand: _Operand,
+    value: str | None,
+    operator_: _Operator,
+    other: _Operand,
+    redact: Callable[[str], str] | None = None,
+) -> str:
+    """One side as Gatus's prettify shows it: `[STATUS] (503)`, `[BODY].x (INVALID)`, `200`.
+
+    A resolved value goes through `redact` first, whole, so that no display change can cut a
+    secret into a piece that the redaction would not recognise."""
     if not isinstance(operand, _Value):
         return operand.text
     if value is None:
         return f"{operand.text} {INVALID}"
-    shown = value
+    shown = value if redact is None else redact(value)
     if (
         operator_ in _NUMERIC_OPERATORS
         and not operand.function
         and operand.placeholder.name == "CERTIFICATE_EXPIRATION"
+        and shown == value  # a redacted value is shown as redact made it
     ):
         shown = _format_duration(int(value))
     if isinstance(other, _Pattern) and len(shown.encode()) > _PATTERN_DISPLAY_LIMIT:

@@ -6,6 +6,9 @@ deleting the throwaway account), which run anyway when the values they need exis
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -120,7 +123,31 @@ async def run_probe(
     env_values: Mapping[str, str] | None = None,
     location: str = "local",
 ) -> RunResult:
-    """Run every step of `probe` once; never raises for a failing target."""
+    """Run every step of `probe` once; never raises (a bug shows as a failed run, not a crash)."""
+    started_at = clock.now()
+    try:
+        return await _run_probe(probe, clock=clock, env_values=env_values, location=location)
+    except asyncio.CancelledError:
+        raise
+    except Exception as unexpected:
+        message = Redactor(env_values)(f"unexpected {type(unexpected).__name__}: {unexpected}")
+        error = ProbeError(kind=ErrorKind.OTHER, message=message.splitlines()[0][:300])
+        return RunResult(
+            probe=probe.name,
+            location=location,
+            started_at=started_at,
+            duration_ms=0.0,
+            steps=(StepResult(name="run", ok=False, error=error),),
+        )
+
+
+async def _run_probe(
+    probe: ProbeConfig,
+    *,
+    clock: Clock,
+    env_values: Mapping[str, str] | None,
+    location: str,
+) -> RunResult:
     redact = Redactor(env_values)
     variables: dict[str, Any] = dict(helpers(clock.now))
     started_at = clock.now()
@@ -192,6 +219,27 @@ async def _run_step(
     variables: dict[str, Any],
     redact: Redactor,
 ) -> StepResult:
+    """One step; whatever goes wrong becomes a failed step, never an exception out of the run."""
+    try:
+        return await _send_and_check(
+            step, probe=probe, session=session, variables=variables, redact=redact
+        )
+    except asyncio.CancelledError:
+        raise
+    except Exception as unexpected:  # a bug must fail one step loudly, not the whole monitor
+        message = redact(f"unexpected {type(unexpected).__name__} in step: {unexpected}")
+        failure = ProbeError(kind=ErrorKind.OTHER, message=message.splitlines()[0][:300])
+        return StepResult(name=step.name, ok=False, always_run=step.always_run, error=failure)
+
+
+async def _send_and_check(
+    step: StepConfig,
+    *,
+    probe: ProbeConfig,
+    session: ProbeSession,
+    variables: dict[str, Any],
+    redact: Redactor,
+) -> StepResult:
     try:
         spec = _render_request(step, probe=probe, variables=variables)
     except TemplateProblem as problem:
@@ -204,12 +252,18 @@ async def _run_step(
     redact.add_credentials_of(dict(spec.form or {}))
 
     outcome = await session.send(spec)
+    _learn_credentials(outcome.observation, session, redact)
     conditions: tuple[ConditionResult, ...] = ()
     error: ProbeError | None = outcome.error
     if error is None:
-        conditions = tuple(condition.evaluate(outcome.observation) for condition in step.conditions)
+        conditions = tuple(
+            condition.evaluate(outcome.observation, redact=redact) for condition in step.conditions
+        )
+        # Extract even when a condition failed: a cleanup step may still need the value (the
+        # account was created even if it was slow to say so).
+        missing = _extract(step, outcome.observation, session, variables, redact)
         if all(c.ok for c in conditions):
-            error = _extract(step, outcome.observation, session, variables, redact)
+            error = missing
     ok = error is None and all(c.ok for c in conditions)
     return StepResult(
         name=step.name,
@@ -226,6 +280,17 @@ async def _run_step(
         ),
         error=None if error is None else ProbeError(kind=error.kind, message=redact(error.message)),
     )
+
+
+def _learn_credentials(observation: Observation, session: ProbeSession, redact: Redactor) -> None:
+    """Credentials the target hands out (tokens in JSON, cookies) must not show either, whether
+    or not the probe extracts them."""
+    redact.add_credentials_of(dict(observation.headers))
+    redact.add_secrets(cookie.value for cookie in session.cookies.jar if cookie.value)
+    body = observation.body.lstrip()[:1]
+    if body in (b"{", b"["):
+        with contextlib.suppress(ValueError):  # not JSON after all: nothing to learn
+            redact.add_credentials_of(json.loads(observation.body))
 
 
 def _render_request(
@@ -257,6 +322,8 @@ def _extract(
     variables: dict[str, Any],
     redact: Redactor,
 ) -> ProbeError | None:
+    """Take every value that is present; return an error naming the first that is not."""
+    first_missing: ProbeError | None = None
     for name, source in step.extract.items():
         value: str | None
         if source.startswith(COOKIE_PREFIX):
@@ -264,11 +331,12 @@ def _extract(
         else:
             value = resolve(source, observation)
         if value is None:
-            return ProbeError(
+            first_missing = first_missing or ProbeError(
                 kind=ErrorKind.EXTRACT,
                 message=f"extract {name}: {source} is missing from the response",
             )
+            continue
         if looks_secret(name) or looks_secret(source) or source.startswith(COOKIE_PREFIX):
             redact.add_secret(value)
         variables[name] = value
-    return None
+    return first_missing

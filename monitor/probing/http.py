@@ -2,9 +2,10 @@
 
 A `ProbeSession` is one probe run. Its httpx clients are made for the run and closed at its end,
 so every run opens a fresh TCP/TLS connection (a half-dead load balancer shows up at connect
-time), while the steps of one run may reuse it. Network problems never raise: they come back as
-`StepOutcome.error`, a `ProbeError` whose message is safe to show (no userinfo, query string,
-header value or request body).
+time), while the steps of one run may reuse it. Problems with the request, its URL or the
+network never raise: they come back as `StepOutcome.error`, a `ProbeError` whose message is safe
+to show (no userinfo, query string, header value or request body); anything unforeseen becomes
+`ErrorKind.OTHER`, naming only the exception's type.
 """
 
 from __future__ import annotations
@@ -16,17 +17,19 @@ import ssl
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self
 
 import httpx
+from cryptography import x509
 
 from monitor.clock import Clock
 from monitor.probing.errors import ErrorKind, ProbeError
 from monitor.probing.observation import Observation
 
 MiB = 1024 * 1024
+_MAX_PORT = 65535
 
 
 @dataclass(frozen=True, kw_only=True, repr=False)
@@ -103,31 +106,12 @@ def shared_ssl_context(*, verify: bool = True) -> ssl.SSLContext:
 
 
 def certificate_not_after(der: bytes | None) -> datetime | None:
-    """The notAfter of a DER X.509 certificate (RFC 5280 4.1.2.5), None if unreadable.
-
-    Read by hand so no X.509 library is needed: Certificate -> tbsCertificate -> [version],
-    serialNumber, signature, issuer, validity -> notBefore, notAfter.
-    """
+    """The notAfter (UTC) of a DER X.509 certificate; None without one or if unreadable."""
     if not der:
         return None
     try:
-        _, tbs, _ = _der_item(der, 0)  # Certificate SEQUENCE: its content starts with tbs
-        _, position, _ = _der_item(der, tbs)  # tbsCertificate SEQUENCE
-        tag, _, end = _der_item(der, position)
-        if tag == 0xA0:  # explicit [0] version, absent in v1 certificates
-            position = end
-        for _ in range(3):  # serialNumber, signature, issuer
-            _, _, position = _der_item(der, position)
-        _, validity, _ = _der_item(der, position)
-        _, _, after_not_before = _der_item(der, validity)
-        tag, start, end = _der_item(der, after_not_before)
-        text = der[start:end].decode("ascii")
-        if tag == 0x17:  # UTCTime, YYMMDDHHMMSSZ; RFC 5280: YY >= 50 is 19YY
-            text = ("19" if int(text[:2]) >= 50 else "20") + text
-        elif tag != 0x18:  # GeneralizedTime, YYYYMMDDHHMMSSZ
-            return None
-        return datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
-    except (IndexError, ValueError):
+        return x509.load_der_x509_certificate(der).not_valid_after_utc
+    except ValueError:  # what cryptography raises for bytes that are no certificate
         return None
 
 
@@ -174,20 +158,28 @@ class ProbeSession:
                 cookies=self.cookies.jar,
                 # A probe measures the direct path: no proxy or .netrc from the environment.
                 trust_env=False,
+                # Runs for every hop, redirects included (connect() raises OverflowError).
+                event_hooks={"request": [_check_redirect_port]},
             )
             self._clients[verify] = client
         return client
 
     async def send(self, spec: RequestSpec) -> StepOutcome:
-        """Send one request and observe the answer. Raises only for a closed session."""
+        """Send one request and observe the answer.
+
+        Raises only for a closed session (and lets cancellation through): whatever is wrong with
+        the request, its URL or the network comes back as `StepOutcome.error`."""
         client = self._client(spec.verify)
         trace = _Trace()
         started = time.perf_counter()
         try:
-            request = _build_request(client, spec, trace)
-        except (httpx.InvalidURL, ValueError, TypeError) as exc:
-            timings = Timings(total_ms=(time.perf_counter() - started) * 1000)
-            return StepOutcome(observation=Observation(), timings=timings, error=_build_error(exc))
+            url = _request_url(spec)
+        except Exception as exc:  # httpx.InvalidURL, but also idna's and Unicode errors
+            return _failed_before_sending(started, _url_error(exc))
+        try:
+            request = _build_request(client, spec, url, trace)
+        except Exception as exc:  # ValueError, TypeError: a body or header that cannot be sent
+            return _failed_before_sending(started, _build_error(exc))
         response, body, error = await _exchange(client, request, spec, trace)
         ended = time.perf_counter()
 
@@ -216,10 +208,42 @@ class ProbeSession:
         )
 
 
-def _build_request(client: httpx.AsyncClient, spec: RequestSpec, trace: _Trace) -> httpx.Request:
+def _failed_before_sending(started: float, error: ProbeError) -> StepOutcome:
+    timings = Timings(total_ms=(time.perf_counter() - started) * 1000)
+    return StepOutcome(observation=Observation(), timings=timings, error=error)
+
+
+class _PortOutOfRange(httpx.InvalidURL):
+    """A URL whose port is not 1-65535: httpx accepts it, the socket layer does not."""
+
+    def __init__(self, *, redirect: bool) -> None:
+        super().__init__("port out of range")
+        self.redirect = redirect
+
+
+def _check_port(url: httpx.URL, *, redirect: bool = False) -> None:
+    if url.port is not None and not 0 < url.port <= _MAX_PORT:
+        raise _PortOutOfRange(redirect=redirect)
+
+
+async def _check_redirect_port(request: httpx.Request) -> None:
+    """httpx request hook; the first URL is checked before sending, so this catches redirects."""
+    _check_port(request.url, redirect=True)
+
+
+def _request_url(spec: RequestSpec) -> httpx.URL:
+    """The URL to send to, query merged; raises if it cannot be used."""
     url = httpx.URL(spec.url)
     if spec.query:  # `params=` would replace the URL's own query string in httpx 0.28
         url = url.copy_merge_params(dict(spec.query))
+    _check_port(url)
+    url.host  # noqa: B018 -- decodes an IDNA host (`xn--...`): raises if it is malformed
+    return url
+
+
+def _build_request(
+    client: httpx.AsyncClient, spec: RequestSpec, url: httpx.URL, trace: _Trace
+) -> httpx.Request:
     return client.build_request(
         spec.method,
         url,
@@ -260,13 +284,15 @@ async def _exchange(
                         )
             finally:
                 await response.aclose()
-    except TimeoutError:
-        if not deadline.expired():
-            raise
+    except TimeoutError as exc:
+        if not deadline.expired():  # not our deadline: a layer below timed out on its own
+            return response, bytes(body), _unexpected_error(exc, spec)
         error = _deadline_error(trace, spec, got_response=response is not None)
         return response, bytes(body), error
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         return response, bytes(body), _classify(exc, trace, spec)
+    except Exception as exc:  # last resort: a surprise from below must not end the probe run
+        return response, bytes(body), _unexpected_error(exc, spec)
     return response, bytes(body), None
 
 
@@ -343,6 +369,8 @@ def _classify(
     where = _host_port(url)
     within = f"{spec.timeout:g}s"
     causes = list(_causes(exc))
+    if isinstance(exc, _PortOutOfRange):
+        return _port_error(exc)
     if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol):
         return ProbeError(
             ErrorKind.INVALID_URL, "invalid URL: it needs http:// or https:// and a host"
@@ -394,13 +422,41 @@ def _classify(
     return ProbeError(ErrorKind.OTHER, f"cannot {action} {where}{suffix}")
 
 
+def _url_error(exc: Exception) -> ProbeError:
+    # str(exc) may quote the URL: only the type of problem is named.
+    if isinstance(exc, _PortOutOfRange):
+        return _port_error(exc)
+    if isinstance(exc, httpx.InvalidURL | ValueError):  # ValueError: idna's, Unicode errors
+        return ProbeError(ErrorKind.INVALID_URL, "invalid URL (check its scheme, host and port)")
+    return _build_error(exc)
+
+
+def _port_error(exc: _PortOutOfRange) -> ProbeError:
+    if exc.redirect:
+        return ProbeError(
+            ErrorKind.INVALID_URL, f"invalid URL: redirected to a port outside 1-{_MAX_PORT}"
+        )
+    return ProbeError(ErrorKind.INVALID_URL, f"invalid URL: the port must be 1-{_MAX_PORT}")
+
+
+def _unexpected_error(exc: Exception, spec: RequestSpec) -> ProbeError:
+    """What no other branch foresaw: its type is named, never its text (it may quote secrets)."""
+    leaf = next((cause for cause in _causes(exc) if not isinstance(cause, BaseExceptionGroup)), exc)
+    where = _host_port(_failed_url(exc, spec.url))
+    return ProbeError(ErrorKind.OTHER, f"unexpected {type(leaf).__name__} with {where}")
+
+
 def _build_error(exc: Exception) -> ProbeError:
     # str(exc) may quote the URL or a header value: only the type of problem is named.
     if isinstance(exc, httpx.InvalidURL):
-        return ProbeError(ErrorKind.INVALID_URL, "invalid URL (check its scheme, host and port)")
+        return _url_error(exc)
+    if isinstance(exc, ValueError | TypeError):
+        return ProbeError(
+            ErrorKind.INVALID_REQUEST,
+            f"cannot build the request ({type(exc).__name__}): check its headers and body",
+        )
     return ProbeError(
-        ErrorKind.INVALID_REQUEST,
-        f"cannot build the request ({type(exc).__name__}): check its headers and body",
+        ErrorKind.OTHER, f"unexpected {type(exc).__name__} while building the request"
     )
 
 
@@ -464,7 +520,7 @@ def _failed_url(exc: Exception, fallback: str) -> httpx.URL:
 
 def _host_port(url: httpx.URL) -> str:
     host = f"[{url.host}]" if ":" in url.host else url.host
-    port = url.port or {"http": 80, "https": 443}.get(url.scheme)
+    port = url.port if url.port is not None else {"http": 80, "https": 443}.get(url.scheme)
     return f"{host}:{port}" if port else host or "(no host)"
 
 
@@ -472,9 +528,9 @@ def _safe_url(url: httpx.URL | str) -> str:
     """scheme://host:port/path: no userinfo, query or fragment."""
     try:
         parsed = httpx.URL(url)
-    except httpx.InvalidURL:
+        return f"{parsed.scheme}://{_host_port(parsed)}{parsed.path}"
+    except (httpx.InvalidURL, ValueError):  # ValueError: a malformed IDNA host (`xn--`)
         return "(invalid URL)"
-    return f"{parsed.scheme}://{_host_port(parsed)}{parsed.path}"
 
 
 def _size(n: int) -> str:
@@ -486,17 +542,3 @@ def _size(n: int) -> str:
 
 def _ms_between(start: datetime, end: datetime) -> int:
     return int((end - start).total_seconds() * 1000)
-
-
-def _der_item(der: bytes, position: int) -> tuple[int, int, int]:
-    """(tag, content start, content end) of the DER item at `position` (single-byte tags)."""
-    tag, length = der[position], der[position + 1]
-    start = position + 2
-    if length & 0x80:  # long form: the low bits count the length bytes that follow
-        count = length & 0x7F
-        length = int.from_bytes(der[start : start + count], "big")
-        start += count
-    end = start + length
-    if end > len(der):
-        raise ValueError("truncated DER")
-    return tag, start, end

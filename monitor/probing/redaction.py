@@ -7,6 +7,7 @@ session cookies); those show as `[REDACTED]`.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -32,8 +33,17 @@ class Redactor:
             self._add(value, f"${{{name}}}")
 
     def _add(self, value: str, replacement: str) -> None:
-        if len(value) >= MIN_SECRET_LENGTH and value not in self._replacements:
-            self._replacements[value] = replacement
+        if len(value) < MIN_SECRET_LENGTH:
+            return
+        # An API that echoes the secret back inside JSON shows it escaped (`pa\"ss`, `w\u00f6rd`),
+        # and an echoed request body inside a JSON answer shows it escaped twice.
+        forms = {value}
+        for _ in range(2):
+            forms |= {
+                json.dumps(f, ensure_ascii=ascii)[1:-1] for f in forms for ascii in (True, False)
+            }
+        for form in forms:
+            self._replacements.setdefault(form, replacement)
 
     def add_secret(self, value: str) -> None:
         self._add(value, REDACTED)
