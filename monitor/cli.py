@@ -15,9 +15,20 @@ from rich.console import Console
 
 from monitor.clock import SystemClock
 from monitor.config import ConfigError, LoadedConfig, config_schema, load_config
-from monitor.demo import DemoError, demo_environment, find_examples, running_demo_api
+from monitor.config.durations import parse_duration
+from monitor.demo import (
+    DemoError,
+    demo_environment,
+    demo_instructions,
+    find_examples,
+    running_demo_api,
+)
 from monitor.probing.flow import RunResult, run_probe
-from monitor.report import print_run
+from monitor.report import print_results, print_run, result_json
+from monitor.runtime import Runtime, RuntimeOptions, serve
+from monitor.settings import Settings
+from monitor.storage.database import DatabaseError, display_url
+from monitor.storage.queries import query_recent, upgrade_to_head
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -110,27 +121,181 @@ def demo(
         float, typer.Option(min=0, max=1, help="Share of API requests the demo API fails with 503.")
     ] = 0.0,
     disk_full: Annotated[bool, typer.Option(help="The demo API's writes fail with 507.")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Run every probe once, store, exit.")
+    ] = False,
+    database_url: DatabaseOption = None,
 ) -> None:
-    """Start the example API and run the example probes against it, once."""
+    """Start the example API and monitor it with the example probes (Ctrl-C to stop)."""
     console = Console(highlight=False)
+    settings = _settings(database_url)
+    results: list[RunResult] = []
     try:
         examples_dir = find_examples(examples)
         faults = {"DEMO_ERROR_RATIO": str(error_ratio), "DEMO_DISK_FULL": str(disk_full).lower()}
         with running_demo_api(examples_dir, faults=faults) as url:
+            loaded = _load_or_exit(examples_dir, console, environ=demo_environment(url))
             console.print(
-                f"Example API running at {url} (error ratio {error_ratio:.0%}, disk full: {disk_full})"
+                f"Example API at {url} (error ratio {error_ratio:.0%}, disk full: {disk_full}); "
+                f"results in {display_url(settings.database_url)}",
+                markup=False,
+                soft_wrap=True,
             )
-            loaded = _load_or_exit(
-                examples_dir / "probes.yaml", console, environ=demo_environment(url)
+            runtime = Runtime(
+                loaded,
+                options=RuntimeOptions(database_url=settings.database_url, summary_every=15),
+                clock=SystemClock(),
+                emit=lambda line: console.print(line, markup=False, soft_wrap=True),
+                on_result=results.append,
             )
-            console.print(f"Running the {len(loaded.probes)} example probes once:\n")
-            results = asyncio.run(_run_all(loaded, [p.name for p in loaded.probes]))
-            for result in results:
-                print_run(console, result)
-    except DemoError as error:
+
+            def show_first_pass() -> None:
+                for result in in_config_order(results, loaded):
+                    print_run(console, result)
+                if not once:
+                    console.print(demo_instructions(url), markup=False, soft_wrap=True)
+
+            asyncio.run(serve(runtime, once=once, first_pass=show_first_pass))
+    except (DemoError, DatabaseError) as error:
         console.print(f"error: {error}", markup=False)
         raise typer.Exit(EXIT_CONFIG) from None
-    raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
+    first = results[: len(runtime.probes)]
+    raise typer.Exit(EXIT_OK if all(r.ok for r in first) else EXIT_FAILED)
+
+
+def in_config_order(results: list[RunResult], loaded: LoadedConfig) -> list[RunResult]:
+    position = {probe.name: index for index, probe in enumerate(loaded.probes)}
+    return sorted(results, key=lambda result: position.get(result.probe, len(position)))
+
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="SQLAlchemy URL (default: $MONITOR_DATABASE_URL, else sqlite ./monitor.db).",
+        show_default=False,
+    ),
+]
+
+
+def _settings(database_url: str | None, max_concurrency: int | None = None) -> Settings:
+    overrides: dict[str, object] = {}
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    if max_concurrency is not None:
+        overrides["max_concurrency"] = max_concurrency
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+@app.command()
+def run(
+    path: ConfigPath,
+    once: Annotated[
+        bool, typer.Option("--once", help="Run every probe once, store, exit.")
+    ] = False,
+    database_url: DatabaseOption = None,
+    max_concurrency: Annotated[
+        int | None, typer.Option(min=1, help="Probe runs in flight at once (default 100).")
+    ] = None,
+    summary_every: Annotated[
+        str, typer.Option(help="How often to print a summary line; 0s for never.")
+    ] = "60s",
+) -> None:
+    """Run the probes on their schedule and store every result, until Ctrl-C or SIGTERM."""
+    console = Console(highlight=False)
+    err = Console(stderr=True, highlight=False)
+    loaded = _load_or_exit(path, err)
+    settings = _settings(database_url, max_concurrency)
+    try:
+        every = parse_duration(summary_every).total_seconds()
+    except ValueError as error:
+        err.print(f"error: --summary-every: {error}", markup=False)
+        raise typer.Exit(EXIT_CONFIG) from None
+    results: list[RunResult] = []
+    runtime = Runtime(
+        loaded,
+        options=RuntimeOptions(
+            database_url=settings.database_url,
+            max_concurrency=settings.max_concurrency,
+            summary_every=every,
+        ),
+        clock=SystemClock(),
+        emit=lambda line: console.print(line, markup=False, soft_wrap=True),
+        on_result=results.append if once else None,
+    )
+    enabled = len(runtime.probes)
+    console.print(
+        f"monitor: {enabled} probe{'s' if enabled != 1 else ''} from {path}; "
+        f"results in {display_url(settings.database_url)}" + ("" if once else "; Ctrl-C to stop"),
+        markup=False,
+        soft_wrap=True,
+    )
+    try:
+        asyncio.run(serve(runtime, once=once))
+    except DatabaseError as error:
+        err.print(f"error: {error}", markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    if once:
+        for result in in_config_order(results, loaded):
+            print_run(console, result)
+        raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
+
+
+@app.command()
+def results(
+    probe: Annotated[str | None, typer.Option("--probe", "-p", help="Only this probe.")] = None,
+    since: Annotated[str, typer.Option(help="How far back, e.g. 15m, 1h, 2d.")] = "1h",
+    failed: Annotated[bool, typer.Option("--failed", help="Only failed runs.")] = False,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per result.")] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Show recent results from the database, newest first."""
+    err = Console(stderr=True, highlight=False)
+    settings = _settings(database_url)
+    try:
+        window = parse_duration(since)
+    except ValueError as error:
+        err.print(f"error: --since: {error}", markup=False)
+        raise typer.Exit(EXIT_CONFIG) from None
+    clock = SystemClock()
+    try:
+        rows = asyncio.run(
+            query_recent(
+                settings.database_url,
+                probe=probe,
+                since=clock.now() - window,
+                failed_only=failed,
+                limit=limit,
+            )
+        )
+    except DatabaseError as error:
+        err.print(f"error: {error}", markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json.dumps(result_json(row)) + "\n")
+        return
+    print_results(Console(highlight=False), rows, since=since)
+
+
+db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DatabaseOption = None) -> None:
+    """Create or migrate the database schema to the latest version."""
+    settings = _settings(database_url)
+    err = Console(stderr=True, highlight=False)
+    try:
+        revision = upgrade_to_head(settings.database_url)
+    except DatabaseError as error:
+        err.print(f"error: {error}", markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    Console(highlight=False).print(
+        f"{display_url(settings.database_url)} is at revision {revision} (latest)", markup=False
+    )
 
 
 @app.command()

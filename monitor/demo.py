@@ -102,3 +102,16 @@ def demo_environment(api_base: str) -> dict[str, str]:
         "PROBE_EMAIL": DEMO_EMAIL,
         "PROBE_PASSWORD": DEMO_PASSWORD,
     }
+
+
+def demo_instructions(api_base: str) -> str:
+    faults = f"{api_base}/_admin/faults"
+    return (
+        "\nProbing every 30s; a line for every failed run and a summary every 15s.\n"
+        "Cause an outage from another terminal and watch it show up:\n"
+        f"  curl -X PUT {faults} -H 'content-type: application/json' -d '{{\"error_ratio\": 0.3}}'\n"
+        f"  curl -X PUT {faults} -H 'content-type: application/json' -d '{{\"disk_full\": true}}'\n"
+        f"  curl -X PUT {faults} -H 'content-type: application/json' "
+        '-d \'{"error_ratio": 0, "disk_full": false}\'\n'
+        "Stored results: .venv/bin/monitor results --failed   Stop: Ctrl-C"
+    )

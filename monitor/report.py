@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from rich import box
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
 from monitor.probing.flow import RunResult, StepResult
+from monitor.storage.repository import StoredResult
 
 
 def _ms(value: float | None) -> str:
@@ -68,3 +74,53 @@ def _print_step(console: Console, step: StepResult, width: int, certificate: str
         )
     for condition in step.failed_conditions:
         console.print(Text(f"        {condition.resolved}", style="red"), soft_wrap=True)
+
+
+def result_json(row: StoredResult) -> dict[str, Any]:
+    return {
+        "probe": row.probe,
+        "location": row.location,
+        "ok": row.ok,
+        "due_at": row.due_at.isoformat(),
+        "started_at": row.started_at.isoformat(),
+        "lateness_ms": round((row.started_at - row.due_at).total_seconds() * 1000),
+        "duration_ms": row.duration_ms,
+        "status": row.status,
+        "error_kind": row.error_kind,
+        "error": row.error_message,
+        "failed_step": row.failed_step,
+        "steps": row.details,
+    }
+
+
+def print_results(console: Console, rows: Sequence[StoredResult], *, since: str) -> None:
+    if not rows:
+        console.print(f"no results in the last {since}", markup=False)
+        return
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column, justify in (
+        ("started (UTC)", "left"),
+        ("probe", "left"),
+        ("result", "left"),
+        ("status", "right"),
+        ("duration", "right"),
+        ("late", "right"),
+        ("what failed", "left"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for row in rows:
+        late = (row.started_at - row.due_at).total_seconds() * 1000
+        table.add_row(
+            row.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            row.probe if row.location == "local" else f"{row.probe}@{row.location}",
+            _verdict(row.ok),
+            "" if row.status is None else str(row.status),
+            _ms(row.duration_ms),
+            _ms(late),
+            Text(row.error_message or "", style="red"),
+        )
+    console.print(table)
+    failed = sum(not row.ok for row in rows)
+    console.print(
+        f"{len(rows)} result{'s' if len(rows) != 1 else ''}, {failed} failed", markup=False
+    )

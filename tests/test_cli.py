@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -190,9 +191,11 @@ def test_schema_describes_the_config() -> None:
 
 def test_demo_runs_the_examples_against_the_example_api(tmp_path: Path) -> None:
     # Run from an unrelated directory: the demo finds the examples beside the package.
-    result = monitor("demo", cwd=tmp_path)
+    result = monitor(
+        "demo", "--once", "--database-url", f"sqlite:///{tmp_path}/demo.db", cwd=tmp_path
+    )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert re.search(r"Example API running at http://127\.0\.0\.1:\d+", result.stdout)
+    assert re.search(r"Example API at http://127\.0\.0\.1:\d+", result.stdout)
     assert [line.split()[1] for line in result.stdout.splitlines() if line.startswith("PASS ")] == [
         "login",
         "signup",
@@ -200,8 +203,10 @@ def test_demo_runs_the_examples_against_the_example_api(tmp_path: Path) -> None:
     ]
 
 
-def test_demo_with_a_full_disk_shows_the_failures() -> None:
-    result = monitor("demo", "--disk-full")
+def test_demo_with_a_full_disk_shows_the_failures(tmp_path: Path) -> None:
+    result = monitor(
+        "demo", "--once", "--disk-full", "--database-url", f"sqlite:///{tmp_path}/demo.db"
+    )
     assert result.returncode == 1
     assert re.search(r"^FAIL  signup .*\[STATUS\] \(507\) == 201", result.stdout, re.MULTILINE)
     assert re.search(r"^PASS  login ", result.stdout, re.MULTILINE)
@@ -290,3 +295,33 @@ def test_a_config_without_probes(tmp_path: Path) -> None:
     probed = monitor("probe", str(config))
     assert probed.returncode == 2
     assert probed.stderr.strip() == f"error: no probes to run in {config}"
+
+
+def test_demo_keeps_monitoring_until_interrupted(tmp_path: Path) -> None:
+    # The README's first command: it must keep running, say how to break the API, and stop on Ctrl-C.
+    script = Path(sys.executable).with_name("monitor")
+    process = subprocess.Popen(
+        [str(script), "demo", "--database-url", f"sqlite:///{tmp_path}/demo.db"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    try:
+        assert process.stdout is not None
+        seen = []
+        for line in process.stdout:  # ends when the process does: no fixed sleep
+            seen.append(line)
+            if line.startswith("Probing every 30s"):
+                break
+        assert any(line.startswith("PASS  login") for line in seen), "".join(seen)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+        rest = process.stdout.read()
+        assert "curl -X PUT http://127.0.0.1:" in rest
+        assert "stopped: 3 results taken, 3 stored, 0 not written" in rest
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import cached_property
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
@@ -364,6 +365,14 @@ class ProbeConfig(Strict):
 
     def effective_steps(self) -> list[StepConfig]:
         """The steps as run: the short form becomes one step named after the probe."""
+        return list(self._effective_steps)
+
+    @cached_property
+    def _effective_steps(self) -> tuple[StepConfig, ...]:
+        # Computed once per (frozen) probe: building models on every run costs CPU at scale.
+        return tuple(self._build_steps())
+
+    def _build_steps(self) -> list[StepConfig]:
         if self.request is None:
             return list(self.steps)
         conditions = self.conditions if self.conditions is not None else None

@@ -19,6 +19,7 @@ class ErrorKind(StrEnum):
     INVALID_URL = "invalid_url"
     INVALID_REQUEST = "invalid_request"
     # Set by the multi-step flow, not by the HTTP step itself.
+    DEADLINE = "deadline"
     TEMPLATE = "template"
     EXTRACT = "extract"
     OTHER = "other"

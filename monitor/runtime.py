@@ -1,0 +1,197 @@
+"""A running monitor: config -> database -> recorder -> scheduler, and a clean stop.
+
+`monitor run` is this, plus signal handling. Stopping order matters: the scheduler stops taking
+new runs first, the runs in flight finish (or hit their deadline), then the recorder writes
+every result already taken, then the database closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from monitor.clock import Clock
+from monitor.config import LoadedConfig, ProbeConfig
+from monitor.probing.flow import RunResult
+from monitor.probing.runner import run_with_deadline
+from monitor.probing.scheduler import ProbeScheduler, run_deadline
+from monitor.storage.database import Database
+from monitor.storage.migrations import upgrade_async
+from monitor.storage.recorder import Recorder
+from monitor.storage.records import ResultRecord
+from monitor.storage.repository import sync_probes
+
+log = logging.getLogger(__name__)
+
+# Each stage gets part of the 10 s an orchestrator waits after SIGTERM before it kills.
+SCHEDULER_STOP_TIMEOUT = 5.0
+RECORDER_STOP_TIMEOUT = 4.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuntimeOptions:
+    database_url: str
+    max_concurrency: int = 100
+    summary_every: float = 60.0  # seconds between summary lines; 0 turns them off
+
+
+def config_hash(probe: ProbeConfig) -> str:
+    """Changes whenever the probe's definition does (stored with the probe, to tell versions apart)."""
+    text = probe.model_dump_json(by_alias=True)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+class Runtime:
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        *,
+        options: RuntimeOptions,
+        clock: Clock,
+        emit: Callable[[str], None],
+        on_result: Callable[[RunResult], None] | None = None,
+    ) -> None:
+        self.loaded = loaded
+        self.options = options
+        self.clock = clock
+        self._emit = emit
+        self._on_result = on_result
+        self.probes = [probe for probe in loaded.probes if probe.enabled]
+        self.database: Database | None = None
+        self.recorder: Recorder | None = None
+        self.scheduler: ProbeScheduler | None = None
+        self._summary_task: asyncio.Task[None] | None = None
+        self._window = Counter[str]()  # failures per probe since the last summary
+        self._window_runs = 0
+
+    async def start(self, *, schedule: bool = True) -> None:
+        """Upgrade the database, then start recording and (unless `schedule` is false) probing;
+        `begin_schedule()` starts probing later."""
+        await upgrade_async(self.options.database_url)
+        self.database = Database.connect(self.options.database_url)
+        probe_ids = await sync_probes(
+            self.database,
+            [(p.name, p.component, config_hash(p)) for p in self.loaded.probes],
+            now=self.clock.now(),
+        )
+        self.recorder = Recorder(self.database, clock=self.clock, probe_ids=probe_ids)
+        await self.recorder.start()
+        self.scheduler = ProbeScheduler(
+            self.probes,
+            execute=self._execute,
+            clock=self.clock,
+            max_concurrency=self.options.max_concurrency,
+        )
+        if schedule:
+            await self.begin_schedule()
+
+    async def begin_schedule(self) -> None:
+        assert self.scheduler is not None, "start() first"
+        await self.scheduler.start()
+        if self.options.summary_every > 0:
+            self._summary_task = asyncio.create_task(self._summaries(), name="summaries")
+
+    async def run_once(self, probes: Sequence[ProbeConfig] | None = None) -> None:
+        assert self.scheduler is not None, "start() first"
+        await self.scheduler.run_once(probes)
+
+    async def stop(self) -> None:
+        """Stop within about 10 s, writing every result already taken."""
+        if self._summary_task is not None:
+            self._summary_task.cancel()
+        if self.scheduler is not None:
+            await self.scheduler.stop(timeout=SCHEDULER_STOP_TIMEOUT)
+        if self.recorder is not None:
+            await self.recorder.stop(timeout=RECORDER_STOP_TIMEOUT)
+            stats = self.recorder.stats
+            if stats.pending:
+                log.error("stopped with %d results not written to the database", stats.pending)
+            self._emit(
+                f"stopped: {stats.taken} results taken, {stats.stored} stored, "
+                f"{stats.pending} not written"
+            )
+        if self.database is not None:
+            await self.database.dispose()
+
+    async def _execute(self, probe: ProbeConfig, due_at: datetime) -> None:
+        result = await run_with_deadline(
+            probe,
+            clock=self.clock,
+            deadline=run_deadline(probe),
+            env_values=self.loaded.env_values,
+        )
+        assert self.recorder is not None
+        self.recorder.record(ResultRecord.from_run(result, due_at=due_at))
+        self._window_runs += 1
+        if not result.ok:
+            self._window[probe.name] += 1
+            self._emit(f"{_stamp(result.started_at)} FAIL {probe.name}: {result.summary()}")
+        if self._on_result is not None:
+            self._on_result(result)
+
+    async def _summaries(self) -> None:
+        started = time.monotonic()
+        while True:
+            await asyncio.sleep(self.options.summary_every)
+            self._emit(self.summary_line(time.monotonic() - started))
+            started = time.monotonic()
+
+    def summary_line(self, seconds: float) -> str:
+        assert self.scheduler is not None and self.recorder is not None
+        failed = sum(self._window.values())
+        worst = ", ".join(f"{name} {count}" for name, count in self._window.most_common(3))
+        lateness = self.scheduler.stats.lateness_ms
+        recorder = self.recorder.stats
+        line = (
+            f"{_stamp(self.clock.now())} summary: {self._window_runs} runs in {seconds:.0f}s, "
+            f"{failed} failed{f' ({worst})' if worst else ''}; "
+            f"p99 lateness {lateness.p99():.0f} ms; stored {recorder.stored}, "
+            f"pending {recorder.pending}"
+        )
+        if recorder.dropped:
+            line += f", DROPPED {recorder.dropped}"
+        self._window.clear()
+        self._window_runs = 0
+        return line
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def serve(
+    runtime: Runtime,
+    *,
+    once: bool,
+    first_pass: Callable[[], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run until SIGINT/SIGTERM (or `stop` is set); with `once`, run every probe once and return.
+
+    With `first_pass`, every probe runs once before the schedule starts and `first_pass` is
+    called then (the demo shows those results at once instead of after the first interval).
+    """
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await runtime.start(schedule=False)
+        if once or first_pass is not None:
+            await runtime.run_once()
+            if first_pass is not None:
+                first_pass()
+        if not once:
+            await runtime.begin_schedule()
+            await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        await runtime.stop()
