@@ -155,8 +155,20 @@ class Runtime:
             f"p99 lateness {lateness.p99():.0f} ms; stored {recorder.stored}, "
             f"pending {recorder.pending}"
         )
-        if recorder.dropped:
-            line += f", DROPPED {recorder.dropped}"
+        scheduler = self.scheduler.stats
+        trouble = [
+            f"{count} {what}"
+            for count, what in (
+                (scheduler.skipped_overlap, "skipped (previous run still going)"),
+                (scheduler.missed, "missed"),
+                (scheduler.deadline_exceeded, "cut at the deadline"),
+                (recorder.failed_flushes, "failed database writes"),
+                (recorder.dropped, "results DROPPED"),
+            )
+            if count
+        ]
+        if trouble:
+            line += "; since start: " + ", ".join(trouble)
         self._window.clear()
         self._window_runs = 0
         return line
