@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from monitor.clock import SystemClock
@@ -184,7 +185,14 @@ def _settings(database_url: str | None, max_concurrency: int | None = None) -> S
         overrides["database_url"] = database_url
     if max_concurrency is not None:
         overrides["max_concurrency"] = max_concurrency
-    return Settings(**overrides)  # type: ignore[arg-type]
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        err = Console(stderr=True, highlight=False)
+        for problem in error.errors(include_url=False):
+            name = "MONITOR_" + "_".join(str(part) for part in problem["loc"]).upper()
+            err.print(f"error: {name}: {problem['msg']}", markup=False)
+        raise typer.Exit(EXIT_CONFIG) from None
 
 
 @app.command()

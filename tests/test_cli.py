@@ -325,3 +325,11 @@ def test_demo_keeps_monitoring_until_interrupted(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_bad_setting_in_the_environment_is_named() -> None:
+    result = monitor("results", env={"MONITOR_MAX_CONCURRENCY": "abc"})
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "error: MONITOR_MAX_CONCURRENCY: Input should be a valid integer"
+    )
