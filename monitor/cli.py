@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.clock import SystemClock
 from monitor.config import ConfigError, LoadedConfig, config_schema, load_config
@@ -28,7 +29,7 @@ from monitor.probing.flow import RunResult, run_probe
 from monitor.report import print_results, print_run, result_json
 from monitor.runtime import Runtime, RuntimeOptions, serve
 from monitor.settings import Settings
-from monitor.storage.database import DatabaseError, display_url
+from monitor.storage.database import DatabaseError, describe_error, display_url
 from monitor.storage.queries import query_recent, upgrade_to_head
 
 app = typer.Typer(
@@ -243,6 +244,14 @@ def run(
     except DatabaseError as error:
         err.print(f"error: {error}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_CONFIG) from None
+    except SQLAlchemyError as error:
+        shown = display_url(settings.database_url)
+        err.print(f"error: database {shown}: {describe_error(error)}", markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    if runtime.unwritten:
+        # A supervisor must see that results were lost, not a clean exit.
+        err.print(f"error: {runtime.unwritten} results were not written to the database")
+        raise typer.Exit(EXIT_FAILED)
     if once:
         for result in in_config_order(results, loaded):
             print_run(console, result)

@@ -8,14 +8,16 @@ every result already taken, then the database closes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from monitor.clock import Clock
 from monitor.config import LoadedConfig, ProbeConfig
@@ -70,6 +72,7 @@ class Runtime:
         self._summary_task: asyncio.Task[None] | None = None
         self._window = Counter[str]()  # failures per probe since the last summary
         self._window_runs = 0
+        self.unwritten = 0  # results taken but not in the database when stop() returned
 
     async def start(self, *, schedule: bool = True) -> None:
         """Upgrade the database, then start recording and (unless `schedule` is false) probing;
@@ -113,9 +116,11 @@ class Runtime:
             stats = self.recorder.stats
             if stats.pending:
                 log.error("stopped with %d results not written to the database", stats.pending)
+            self.unwritten = stats.pending + stats.dropped
             self._emit(
                 f"stopped: {stats.taken} results taken, {stats.stored} stored, "
                 f"{stats.pending} not written"
+                + (f", {stats.dropped} dropped" if stats.dropped else "")
             )
         if self.database is not None:
             await self.database.dispose()
@@ -195,9 +200,12 @@ async def serve(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        await runtime.start(schedule=False)
+        # A signal during start-up or the first pass stops those too, not only the schedule.
+        if not await _unless_stopped(runtime.start(schedule=False), stop):
+            return
         if once or first_pass is not None:
-            await runtime.run_once()
+            if not await _unless_stopped(runtime.run_once(), stop):
+                return
             if first_pass is not None:
                 first_pass()
         if not once:
@@ -207,3 +215,20 @@ async def serve(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         await runtime.stop()
+
+
+async def _unless_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+    """Run `work` unless `stop` is set first (then cancel it); True when it completed."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if task.done():
+        task.result()  # re-raises what start-up or the run raised
+        return True
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return False

@@ -3,10 +3,12 @@ result on SQLite and PostgreSQL, stops cleanly on SIGTERM, and `monitor results`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -248,3 +250,47 @@ def test_db_upgrade_and_results_on_an_empty_database(tmp_path: Path, database_ur
     )
     assert empty.returncode == 0
     assert empty.stdout.strip() == "no results in the last 1h"
+
+
+def test_sigterm_during_a_once_run_against_a_hung_target_stops_quickly(tmp_path: Path) -> None:
+    # A target that accepts connections and never answers.
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    connected = threading.Event()
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                held.append(server.accept()[0])
+                connected.set()
+
+    threading.Thread(target=accept, daemon=True).start()
+    config = tmp_path / "hung.yaml"
+    port = server.getsockname()[1]
+    config.write_text(
+        f'probes:\n  - {{name: hung, interval: 60s, timeout: 50s, request: {{url: "http://127.0.0.1:{port}/"}}}}\n'
+    )
+    env = environment("http://127.0.0.1:9", f"sqlite+aiosqlite:///{tmp_path}/m.db")
+    process = subprocess.Popen(
+        monitor_command("run", str(config), "--once"),
+        env=env,
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert connected.wait(30), "the probe never reached the target"
+        stopping = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+        assert time.monotonic() - stopping < 10
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        server.close()
+        for connection in held:
+            connection.close()

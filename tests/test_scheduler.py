@@ -139,19 +139,22 @@ def test_due_at_takes_any_time_zone_and_refuses_naive_times() -> None:
         stagger_offset("x", timedelta(0))
 
 
-def test_run_deadline_adds_step_timeouts_capped_at_the_interval() -> None:
-    assert run_deadline(probe(interval="30s", timeout="10s")) == timedelta(seconds=10)
+def test_run_deadline_adds_step_timeouts_capped_below_the_interval() -> None:
+    # Half a second past the steps' timeouts (so a hung step fails as read_timeout), and never
+    # past the interval less that margin (so the next run is not skipped).
+    assert run_deadline(probe(interval="30s", timeout="10s")) == timedelta(seconds=10.5)
+    assert run_deadline(probe(interval="2s", timeout="2s")) == timedelta(seconds=1.9)
     short_form = probe(
         interval="30s", timeout="10s", request={"url": "http://127.0.0.1:9/", "timeout": "2s"}
     )
-    assert run_deadline(short_form) == timedelta(seconds=2)
+    assert run_deadline(short_form) == timedelta(seconds=2.5)
     steps = [
         {"name": "a", "request": {"url": "http://127.0.0.1:9/a", "timeout": "2s"}},
         {"name": "b", "request": {"url": "http://127.0.0.1:9/b"}},  # the probe's 5s
         {"name": "c", "request": {"url": "http://127.0.0.1:9/c", "timeout": "1s"}},
     ]
-    assert run_deadline(probe(interval="30s", timeout="5s", steps=steps)) == timedelta(seconds=8)
-    assert run_deadline(probe(interval="6s", timeout="5s", steps=steps)) == timedelta(seconds=6)
+    assert run_deadline(probe(interval="30s", timeout="5s", steps=steps)) == timedelta(seconds=8.5)
+    assert run_deadline(probe(interval="6s", timeout="5s", steps=steps)) == timedelta(seconds=5.7)
 
 
 def test_lateness_samples_percentiles_and_bound() -> None:

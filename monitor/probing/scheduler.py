@@ -122,7 +122,11 @@ def run_deadline(probe: ProbeConfig) -> timedelta:
     # a probe, half a second at start with 10,000 probes).
     requests = [probe.request] if probe.request is not None else [s.request for s in probe.steps]
     total = sum((request.timeout or probe.timeout for request in requests), timedelta(0))
-    return min(total, probe.interval)
+    # A margin past the steps' own timeouts lets a hung step fail as `read_timeout` (more telling
+    # than `deadline`); the cap below the interval lets the run end before the next one is due,
+    # or that next run would be skipped and a hung target recorded half as often as it fails.
+    margin = min(timedelta(milliseconds=500), probe.interval / 20)
+    return min(total + margin, probe.interval - margin)
 
 
 class LatenessSamples:

@@ -29,6 +29,9 @@ BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 10.0
 
 
+WRITE_TIMEOUT = 15.0  # seconds for one batch; a healthy database takes milliseconds
+
+
 @dataclass(frozen=True, kw_only=True)
 class RecorderStats:
     taken: int  # record() calls accepted
@@ -192,7 +195,10 @@ class Recorder:
                 self._probe_ids.update(
                     await ensure_probes(self._db, missing, now=self._clock.now())
                 )
-            await insert_results(self._db, batch, self._probe_ids)
+            # A stalled connection must count as a failed write (and be retried), not hold the
+            # recorder forever while results pile up unseen.
+            async with asyncio.timeout(WRITE_TIMEOUT):
+                await insert_results(self._db, batch, self._probe_ids)
             written = True
         except Exception as error:  # whatever the cause: keep the batch, retry later
             self._failed_flushes += 1
