@@ -250,7 +250,13 @@ def run(
         raise typer.Exit(EXIT_CONFIG) from None
     if runtime.unwritten:
         # A supervisor must see that results were lost, not a clean exit.
-        err.print(f"error: {runtime.unwritten} results were not written to the database")
+        err.print(
+            f"error: {runtime.unwritten} results were not written to "
+            f"{display_url(settings.database_url)}; the warnings above say why (a locked SQLite "
+            "file, a full disk, an unreachable server)",
+            markup=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(EXIT_FAILED)
     if once:
         for result in in_config_order(results, loaded):

@@ -157,7 +157,7 @@ class Runtime:
         line = (
             f"{_stamp(self.clock.now())} summary: {self._window_runs} runs in {seconds:.0f}s, "
             f"{failed} failed{f' ({worst})' if worst else ''}; "
-            f"p99 lateness {lateness.p99():.0f} ms; stored {recorder.stored}, "
+            f"p99 lateness {lateness.p99():.0f} ms (recent runs); stored {recorder.stored}, "
             f"pending {recorder.pending}"
         )
         scheduler = self.scheduler.stats

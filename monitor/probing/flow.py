@@ -87,6 +87,26 @@ class RunResult:
         # A step skipped after a failure is not a second failure; the failed step already counts.
         return all(step.ok for step in self.steps if not step.skipped)
 
+    @classmethod
+    def failed(
+        cls,
+        *,
+        probe: str,
+        location: str,
+        started_at: datetime,
+        duration_ms: float,
+        error: ProbeError,
+        stage: str = "run",
+    ) -> RunResult:
+        """A run that failed before (or outside) its steps: one pseudo-step named `stage`."""
+        return cls(
+            probe=probe,
+            location=location,
+            started_at=started_at,
+            duration_ms=duration_ms,
+            steps=(StepResult(name=stage, ok=False, error=error),),
+        )
+
     @property
     def first_failure(self) -> StepResult | None:
         return next((step for step in self.steps if not step.ok and not step.skipped), None)
@@ -130,14 +150,12 @@ async def run_probe(
     except asyncio.CancelledError:
         raise
     except Exception as unexpected:
-        message = Redactor(env_values)(f"unexpected {type(unexpected).__name__}: {unexpected}")
-        error = ProbeError(kind=ErrorKind.OTHER, message=message.splitlines()[0][:300])
-        return RunResult(
+        return RunResult.failed(
             probe=probe.name,
             location=location,
             started_at=started_at,
             duration_ms=0.0,
-            steps=(StepResult(name="run", ok=False, error=error),),
+            error=_unexpected(unexpected, Redactor(env_values)),
         )
 
 
@@ -161,12 +179,13 @@ async def _run_probe(
                 redact.add_secret(variables[name])
     except TemplateProblem as problem:
         error = ProbeError(kind=ErrorKind.TEMPLATE, message=redact(f"variables: {problem}"))
-        return RunResult(
+        return RunResult.failed(
             probe=probe.name,
             location=location,
             started_at=started_at,
             duration_ms=(time.perf_counter() - started) * 1000,
-            steps=(StepResult(name="variables", ok=False, error=error),),
+            error=error,
+            stage="variables",
         )
     async with ProbeSession(clock=clock) as session:
         for step in probe.effective_steps():
@@ -227,9 +246,14 @@ async def _run_step(
     except asyncio.CancelledError:
         raise
     except Exception as unexpected:  # a bug must fail one step loudly, not the whole monitor
-        message = redact(f"unexpected {type(unexpected).__name__} in step: {unexpected}")
-        failure = ProbeError(kind=ErrorKind.OTHER, message=message.splitlines()[0][:300])
+        failure = _unexpected(unexpected, redact)
         return StepResult(name=step.name, ok=False, always_run=step.always_run, error=failure)
+
+
+def _unexpected(error: Exception, redact: Redactor) -> ProbeError:
+    """A bug as one redacted line: the type and the first line of its message."""
+    message = redact(f"unexpected {type(error).__name__}: {error}")
+    return ProbeError(kind=ErrorKind.OTHER, message=message.splitlines()[0][:300])
 
 
 async def _send_and_check(

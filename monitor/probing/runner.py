@@ -11,7 +11,7 @@ from monitor.clock import Clock
 from monitor.config.durations import format_duration
 from monitor.config.models import ProbeConfig
 from monitor.probing.errors import ErrorKind, ProbeError
-from monitor.probing.flow import RunResult, StepResult, run_probe
+from monitor.probing.flow import RunResult, run_probe
 
 
 async def run_with_deadline(
@@ -31,10 +31,10 @@ async def run_with_deadline(
             kind=ErrorKind.DEADLINE,
             message=f"the run did not finish within its deadline of {format_duration(deadline)}",
         )
-        return RunResult(
+        return RunResult.failed(
             probe=probe.name,
             location=location,
             started_at=started_at,
             duration_ms=deadline.total_seconds() * 1000,
-            steps=(StepResult(name="run", ok=False, error=error),),
+            error=error,
         )
