@@ -21,6 +21,10 @@ from typing import Any
 
 from monitor.clock import Clock
 from monitor.config import LoadedConfig, ProbeConfig
+from monitor.detection.detector import Detector
+from monitor.detection.maintenance import MaintenanceWindow
+from monitor.detection.store import DatabaseIncidents
+from monitor.detection.tracker import Confirm
 from monitor.probing.flow import RunResult
 from monitor.probing.runner import run_with_deadline
 from monitor.probing.scheduler import ProbeScheduler, run_deadline
@@ -28,13 +32,16 @@ from monitor.storage.database import Database
 from monitor.storage.migrations import upgrade_async
 from monitor.storage.recorder import Recorder
 from monitor.storage.records import ResultRecord
-from monitor.storage.repository import sync_probes
+from monitor.storage.repository import replay_results, sync_probes
+from monitor.storage.silences import list_silences
 
 log = logging.getLogger(__name__)
 
 # Each stage gets part of the 10 s an orchestrator waits after SIGTERM before it kills.
 SCHEDULER_STOP_TIMEOUT = 5.0
 RECORDER_STOP_TIMEOUT = 4.0
+# How often the detector picks up silences set from the command line and retries failed writes.
+DETECTOR_TICK_SECONDS = 5.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,7 +76,12 @@ class Runtime:
         self.database: Database | None = None
         self.recorder: Recorder | None = None
         self.scheduler: ProbeScheduler | None = None
+        self.detector: Detector | None = None
         self._summary_task: asyncio.Task[None] | None = None
+        self._tick_task: asyncio.Task[None] | None = None
+        self._by_name = {probe.name: probe for probe in self.probes}
+        self._confirmations: dict[str, int] = {}  # probe -> generation of its latest request
+        self._confirm_tasks: set[asyncio.Task[None]] = set()
         self._window = Counter[str]()  # failures per probe since the last summary
         self._window_runs = 0
         self.unwritten = 0  # results taken but not in the database when stop() returned
@@ -86,6 +98,14 @@ class Runtime:
         )
         self.recorder = Recorder(self.database, clock=self.clock, probe_ids=probe_ids)
         await self.recorder.start()
+        self.detector = self._detector(self.database)
+        await self.detector.rebuild(
+            replay_results(
+                self.database,
+                since=self.clock.now() - self.detector.horizon,
+                probes=list(self._by_name),
+            )
+        )
         self.scheduler = ProbeScheduler(
             self.probes,
             execute=self._execute,
@@ -98,6 +118,7 @@ class Runtime:
     async def begin_schedule(self) -> None:
         assert self.scheduler is not None, "start() first"
         await self.scheduler.start()
+        self._tick_task = asyncio.create_task(self._ticks(), name="detector ticks")
         if self.options.summary_every > 0:
             self._summary_task = asyncio.create_task(self._summaries(), name="summaries")
 
@@ -107,8 +128,9 @@ class Runtime:
 
     async def stop(self) -> None:
         """Stop within about 10 s, writing every result already taken."""
-        if self._summary_task is not None:
-            self._summary_task.cancel()
+        for task in (self._summary_task, self._tick_task, *self._confirm_tasks):
+            if task is not None:
+                task.cancel()
         if self.scheduler is not None:
             await self.scheduler.stop(timeout=SCHEDULER_STOP_TIMEOUT)
         if self.recorder is not None:
@@ -122,24 +144,82 @@ class Runtime:
                 f"{stats.pending} not written"
                 + (f", {stats.dropped} dropped" if stats.dropped else "")
             )
+        if self.detector is not None:
+            with contextlib.suppress(Exception):  # a last try at incident writes still queued
+                await asyncio.wait_for(self.detector.flush(), timeout=1.0)
         if self.database is not None:
             await self.database.dispose()
 
-    async def _execute(self, probe: ProbeConfig, due_at: datetime) -> None:
+    def _detector(self, database: Database) -> Detector:
+        async def load_silences(since: datetime) -> Sequence[Any]:
+            return await list_silences(database, at=since)
+
+        return Detector(
+            probes=self.probes,
+            store=DatabaseIncidents(database),
+            clock=self.clock,
+            maintenance=[
+                MaintenanceWindow.from_config(window) for window in self.loaded.config.maintenance
+            ],
+            load_silences=load_silences,
+            confirm=self._confirm,
+            emit=self._emit,
+        )
+
+    async def _execute(
+        self, probe: ProbeConfig, due_at: datetime, *, confirmation: bool = False
+    ) -> None:
         result = await run_with_deadline(
             probe,
             clock=self.clock,
             deadline=run_deadline(probe),
             env_values=self.loaded.env_values,
         )
-        assert self.recorder is not None
-        self.recorder.record(ResultRecord.from_run(result, due_at=due_at))
+        assert self.recorder is not None and self.detector is not None
+        record = ResultRecord.from_run(result, due_at=due_at, confirmation=confirmation)
+        self.recorder.record(record)
         self._window_runs += 1
         if not result.ok:
             self._window[probe.name] += 1
-            self._emit(f"{_stamp(result.started_at)} FAIL {probe.name}: {result.summary()}")
+            what = "FAIL (confirming)" if confirmation else "FAIL"
+            self._emit(f"{_stamp(result.started_at)} {what} {probe.name}: {result.summary()}")
+        try:
+            await self.detector.observe(record)
+        except Exception:  # detection trouble must not stop probing; it is logged and counted
+            log.exception("detector failed on a result of %s", probe.name)
         if self._on_result is not None:
             self._on_result(result)
+
+    async def _execute_confirmation(self, probe: ProbeConfig, due_at: datetime) -> None:
+        await self._execute(probe, due_at, confirmation=True)
+
+    def _confirm(self, name: str, request: Confirm) -> None:
+        """Confirmation runs after a failure; a newer request replaces the runs not yet made."""
+        generation = self._confirmations.get(name, 0) + 1
+        self._confirmations[name] = generation
+        task = asyncio.create_task(self._confirmation_runs(name, request, generation))
+        self._confirm_tasks.add(task)
+        task.add_done_callback(self._confirm_tasks.discard)
+
+    async def _confirmation_runs(self, name: str, request: Confirm, generation: int) -> None:
+        probe = self._by_name.get(name)
+        if probe is None or self.scheduler is None:
+            return
+        for index in range(request.runs):
+            if index:
+                await asyncio.sleep(request.every.total_seconds())
+            if self._confirmations.get(name) != generation:
+                return
+            await self.scheduler.run_now(probe, execute=self._execute_confirmation)
+
+    async def _ticks(self) -> None:
+        assert self.detector is not None
+        while True:
+            await asyncio.sleep(DETECTOR_TICK_SECONDS)
+            try:
+                await self.detector.tick()
+            except Exception:
+                log.exception("detector tick failed")
 
     async def _summaries(self) -> None:
         started = time.monotonic()

@@ -180,7 +180,7 @@ def test_schema_describes_the_config() -> None:
     assert result.returncode == 0
     schema = json.loads(result.stdout)
     assert schema["$schema"].startswith("https://json-schema.org/")
-    assert set(schema["properties"]) == {"defaults", "probes"}
+    assert set(schema["properties"]) == {"defaults", "probes", "maintenance"}
     probe = schema["$defs"]["ProbeConfig"]
     assert {"name", "interval", "steps", "request", "alert"} <= set(probe["properties"])
     assert probe["additionalProperties"] is False

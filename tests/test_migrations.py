@@ -35,6 +35,10 @@ def _schema(connection: Connection) -> dict[str, object]:
             (index["name"], tuple(index["column_names"]))
             for index in inspector.get_indexes("results")
         ),
+        "incident_indexes": sorted(
+            (index["name"], tuple(index["column_names"]), bool(index["unique"]))
+            for index in inspector.get_indexes("incidents")
+        ),
         "probe_columns": [column["name"] for column in inspector.get_columns("probes")],
     }
 
@@ -51,17 +55,29 @@ async def _read_schema(url: str) -> dict[str, object]:
 def test_upgrade_from_empty(database_url: str) -> None:
     assert current_revision(database_url) is None
     upgrade(database_url)
-    assert current_revision(database_url) == head_revision() == "0001"
+    assert current_revision(database_url) == head_revision() == "0002"
 
 
 async def test_upgrade_creates_the_schema(database_url: str) -> None:
     await upgrade_async(database_url)
     schema = await _read_schema(database_url)
     assert schema == {
-        "tables": ["alembic_version", "probes", "results"],
+        "tables": [
+            "alembic_version",
+            "incident_events",
+            "incidents",
+            "probes",
+            "results",
+            "silences",
+        ],
         "indexes": [
             ("ix_results_probe_id_started_at", ("probe_id", "started_at")),
             ("ix_results_started_at", ("started_at",)),
+        ],
+        "incident_indexes": [
+            ("ix_incidents_one_open_per_probe", ("probe_id",), True),
+            ("ix_incidents_opened_at", ("opened_at",), False),
+            ("ix_incidents_probe_id_opened_at", ("probe_id", "opened_at"), False),
         ],
         "probe_columns": ["id", "name", "group", "config_hash", "first_seen", "last_seen"],
     }
@@ -74,7 +90,7 @@ def test_upgrading_twice_is_a_no_op(database_url: str, caplog: pytest.LogCapture
         caplog.clear()
         upgrade(database_url)
     assert "Running upgrade" not in caplog.text
-    assert current_revision(database_url) == "0001"
+    assert current_revision(database_url) == head_revision()
 
 
 async def test_upgrade_keeps_data(database: Database, database_url: str) -> None:
@@ -118,7 +134,7 @@ def test_upgrade_makes_the_sqlite_directory(tmp_path: Path) -> None:
     path = tmp_path / "data" / "monitor.db"
     upgrade(f"sqlite:///{path}")
     assert path.is_file()
-    assert current_revision(f"sqlite:///{path}") == "0001"
+    assert current_revision(f"sqlite:///{path}") == head_revision()
 
 
 def test_alembic_cli_uses_the_monitor_database_url(tmp_path: Path) -> None:
@@ -131,4 +147,4 @@ def test_alembic_cli_uses_the_monitor_database_url(tmp_path: Path) -> None:
             [*alembic, *command], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
         )
         assert done.returncode == 0, done.stderr
-    assert current_revision(url) == "0001"
+    assert current_revision(url) == head_revision()

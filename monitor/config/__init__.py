@@ -1,7 +1,8 @@
 """The YAML config: models, loader and errors.
 
 Public names: `load_config`, `LoadedConfig`, `ConfigError`, `ConfigProblem`, `MonitorConfig`,
-`ProbeConfig`, `StepConfig`, `RequestConfig`, `parse_duration`, `format_duration`, `config_schema`.
+`ProbeConfig`, `StepConfig`, `RequestConfig`, `MaintenanceConfig`, `parse_duration`,
+`format_duration`, `config_schema`.
 """
 
 from datetime import timedelta
@@ -12,7 +13,13 @@ from pydantic.json_schema import GenerateJsonSchema
 from monitor.config.durations import format_duration, parse_duration
 from monitor.config.errors import ConfigError, ConfigProblem
 from monitor.config.loader import LoadedConfig, load_config
-from monitor.config.models import MonitorConfig, ProbeConfig, RequestConfig, StepConfig
+from monitor.config.models import (
+    MaintenanceConfig,
+    MonitorConfig,
+    ProbeConfig,
+    RequestConfig,
+    StepConfig,
+)
 
 
 class _ConfigSchema(GenerateJsonSchema):
@@ -35,6 +42,7 @@ __all__ = [
     "ConfigError",
     "ConfigProblem",
     "LoadedConfig",
+    "MaintenanceConfig",
     "MonitorConfig",
     "ProbeConfig",
     "RequestConfig",

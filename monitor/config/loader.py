@@ -109,6 +109,11 @@ def load_config(path: Path | str, environ: Mapping[str, str] | None = None) -> L
             _from_validation_error(error, merged.source_map, display, skip=merged.unsubstituted)
         )
     problems.extend(_check_probes(merged.data.get("probes"), merged.source_map, display))
+    problems.extend(
+        _check_maintenance(
+            merged.data.get("maintenance"), merged.data.get("probes"), merged.source_map, display
+        )
+    )
     if problems:
         # Messages quote values, and values may come from the environment: show `${NAME}` instead.
         redact = Redactor(substitution.used)
@@ -358,5 +363,43 @@ def _check_probes(
             path = ("probes", index, *inner)
             problems.append(
                 ConfigProblem(source_map.best_at(path) or location, display(path), message)
+            )
+    return problems
+
+
+def _check_maintenance(
+    raw_windows: object,
+    raw_probes: object,
+    source_map: SourceMap,
+    display: typing.Callable[[PathKey], str],
+) -> list[ConfigProblem]:
+    """Every probe a maintenance window names must exist: a typo would otherwise leave the probe
+    paging through the maintenance it was meant to be quiet for."""
+    problems: list[ConfigProblem] = []
+    if not isinstance(raw_windows, list) or not isinstance(raw_probes, list | None):
+        return problems  # reported by validation; every name would look unknown
+    # Names of invalid probes count too: their own errors are reported, not a second one here.
+    known = [
+        p["name"]
+        for p in raw_probes or []
+        if isinstance(p, dict) and isinstance(p.get("name"), str)
+    ]
+    known_set = set(known)
+    for index, raw in enumerate(raw_windows):
+        names = raw.get("probes") if isinstance(raw, dict) else None
+        if not isinstance(names, list):
+            continue
+        for position, name in enumerate(names):
+            if not isinstance(name, str) or name in known_set:
+                continue
+            path: PathKey = ("maintenance", index, "probes", position)
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f" (did you mean `{close[0]}`?)" if close else ""
+            problems.append(
+                ConfigProblem(
+                    source_map.value_at(path) or Location("<config>", 1, 1),
+                    display(path),
+                    f"no probe named `{name}`{hint}",
+                )
             )
     return problems

@@ -3,10 +3,12 @@ checked before a probe runs (conditions parse, templates compile, extracted name
 
 from __future__ import annotations
 
+import difflib
 import re
-from datetime import timedelta
-from functools import cached_property
+from datetime import time, timedelta
+from functools import cache, cached_property
 from typing import Annotated, Any, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
     AfterValidator,
@@ -226,7 +228,11 @@ class StepConfig(Strict):
 class FailureRatio(Strict):
     above: Ratio = Field(gt=0, lt=1, description="share of failed runs: 0.2 or 20%")
     window: Duration = timedelta(minutes=5)
-    min_samples: Count = Field(default=6, ge=1)
+    # Counted from the first failure in the window: with fewer than 10 runs, two failures of a
+    # healthy probe would already be above 20%.
+    min_samples: Count = Field(
+        default=10, ge=1, description="runs needed, counted from the first failure in the window"
+    )
 
 
 class Latency(Strict):
@@ -244,6 +250,9 @@ class BurnWindow(Strict):
 
 class BurnRate(Strict):
     slo: Percentage = Field(gt=0, lt=100, description="target success percentage: 99.9 or 99.9%")
+    min_samples: Count = Field(
+        default=20, ge=1, description="runs the long window must hold before it can fire"
+    )
     windows: list[BurnWindow] = Field(
         default_factory=lambda: [
             BurnWindow(long=timedelta(hours=1), short=timedelta(minutes=5), factor=14.4),
@@ -272,12 +281,20 @@ class Trigger(Strict):
 
 class Recover(Strict):
     consecutive_successes: Count = Field(default=3, ge=1)
-    min_duration: Duration = timedelta(0)
+    # 10 minutes without a failure: at 30 s, 30% failures go 10 minutes without one about once
+    # in 1,000 runs, so an ongoing partial outage does not resolve and re-page (flap).
+    min_duration: Duration = Field(
+        default=timedelta(minutes=10), description="time since the last failure before resolving"
+    )
 
 
 class Confirm(Strict):
-    runs: Count = Field(default=5, ge=0, description="extra runs after a failure; 0 turns it off")
-    every: Duration = timedelta(seconds=5)
+    runs: Count = Field(
+        default=5,
+        ge=0,
+        description="extra runs after a failure, the first at once; 0 turns them off",
+    )
+    every: PositiveDuration = timedelta(seconds=5)
 
 
 class AlertConfig(Strict):
@@ -290,6 +307,10 @@ class AlertConfig(Strict):
     recover: Recover = Field(default_factory=Recover)
     quorum: Count = Field(default=1, ge=1, description="locations that must agree")
     confirm: Confirm = Field(default_factory=Confirm)
+    flap_window: Duration = Field(
+        default=timedelta(minutes=10),
+        description="failing again this soon after resolving re-opens the same incident",
+    )
 
 
 class Defaults(Strict):
@@ -382,6 +403,180 @@ class ProbeConfig(Strict):
         return [step]
 
 
+# Maintenance windows.
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = datetime.weekday()
+_FULL_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DAY_NAMES = {
+    **dict(zip(WEEKDAYS, WEEKDAYS, strict=True)),
+    **dict(zip(_FULL_WEEKDAYS, WEEKDAYS, strict=True)),
+}
+_DAILY = "daily"
+_MAX_MAINTENANCE = timedelta(days=7)
+_START = re.compile(r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$")
+
+
+def _any_case(word: str) -> str:
+    # JSON Schema patterns have no case-insensitive flag; the loader accepts `Sun` and `SUNDAY`.
+    return "".join(f"[{c.lower()}{c.upper()}]" for c in word)
+
+
+_DAY_PATTERN = "^(" + "|".join(_any_case(n) for n in (*_DAY_NAMES, _DAILY)) + ")$"
+
+
+def _day_name(value: Any) -> str:
+    """One item of `every`: a weekday's short name (`mon`), or `daily` (expanded by `_days`)."""
+    if isinstance(value, str):
+        name = value.strip().lower()
+        if name == _DAILY:
+            return _DAILY
+        if name in _DAY_NAMES:
+            return _DAY_NAMES[name]
+    shown = repr(value) if isinstance(value, str) else f"{value!r} ({type(value).__name__})"
+    raise ValueError(
+        f"unknown day {shown}: use {', '.join(WEEKDAYS)} (or monday ... sunday), or daily"
+    )
+
+
+def _one_or_list(value: Any) -> Any:
+    # `every: daily` reads as naturally as `every: [daily]`.
+    return [value] if isinstance(value, str) else value
+
+
+def _days(value: list[str]) -> list[str]:
+    """`daily` becomes all seven days; the result is in week order, each day once."""
+    if not value:
+        raise ValueError("list at least one day, e.g. [sun] or [daily]")
+    chosen = set(WEEKDAYS) if _DAILY in value else set(value)
+    return [day for day in WEEKDAYS if day in chosen]
+
+
+Weekdays = Annotated[
+    list[Annotated[str, PlainValidator(_day_name)]],
+    BeforeValidator(_one_or_list),
+    AfterValidator(_days),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": _DAY_PATTERN},
+                {
+                    "type": "array",
+                    "items": {"type": "string", "pattern": _DAY_PATTERN},
+                    "minItems": 1,
+                },
+            ],
+            "examples": [["sun"], ["mon", "tue", "wed", "thu", "fri"], "daily"],
+        }
+    ),
+]
+
+
+def _start_time(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 reads an unquoted `23:30` as the base-60 number 1410; the text is lost by then.
+        raise ValueError(
+            f'start must be quoted text "HH:MM", e.g. start: "23:30" '
+            f"(YAML reads an unquoted 23:30 as the number {value})"
+        )
+    match = _START.match(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(
+            f'start must be a time of day "HH:MM" (24-hour, 00:00 to 23:59), got {value!r}'
+        )
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+StartTime = Annotated[
+    time,
+    PlainValidator(_start_time),
+    PlainSerializer(lambda start: start.strftime("%H:%M"), return_type=str),
+    WithJsonSchema({"type": "string", "pattern": _START.pattern, "examples": ["02:00", "23:30"]}),
+]
+
+
+def _at_most_a_week(value: timedelta) -> timedelta:
+    if value > _MAX_MAINTENANCE:
+        raise ValueError(f"must be at most 7d (a week), got {format_duration(value)}")
+    return value
+
+
+MaintenanceDuration = Annotated[PositiveDuration, AfterValidator(_at_most_a_week)]
+
+
+@cache
+def _zone_names() -> dict[str, str]:
+    # Lower-case name -> IANA name: `europe/berlin` should still suggest `Europe/Berlin`.
+    # Read only when a name is wrong: listing the database walks every file in it.
+    return {name.lower(): name for name in available_timezones()}
+
+
+def _close_zones(typed: str, names: dict[str, str]) -> list[str]:
+    """The best few matches: `Europe/Berln` suggests Berlin, not also Dublin and Belfast."""
+    if typed in names:
+        return [names[typed]]  # only the case was wrong
+    scored = sorted(
+        ((difflib.SequenceMatcher(None, typed, lower).ratio(), lower) for lower in names),
+        reverse=True,
+    )
+    best = scored[0][0] if scored else 0.0
+    return [names[lower] for ratio, lower in scored[:3] if ratio >= max(0.6, best - 0.05)]
+
+
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        pass
+    else:
+        return value
+    names = _zone_names()
+    if not names:
+        raise ValueError(
+            f"unknown time zone {value!r}: no time zone database found (install tzdata)"
+        )
+    close = _close_zones(value.lower(), names)
+    if close:
+        quoted = [repr(name) for name in close]
+        options = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+        raise ValueError(f"unknown time zone {value!r} (did you mean {options}?)")
+    raise ValueError(
+        f"unknown time zone {value!r}: use an IANA name such as Europe/Berlin or America/New_York"
+    )
+
+
+TimeZoneName = Annotated[
+    str,
+    AfterValidator(_check_zone),
+    WithJsonSchema(
+        {"type": "string", "description": "IANA time zone", "examples": ["Europe/Berlin"]}
+    ),
+]
+
+
+class MaintenanceConfig(Strict):
+    """A weekly window in which failures of its probes open no incident and page nobody."""
+
+    probes: list[str] | None = Field(
+        default=None, description="probe names; leave out for every probe"
+    )
+    every: Weekdays = Field(description="mon ... sun (or monday ... sunday), or daily")
+    start: StartTime = Field(description='local wall-clock time "HH:MM" in `timezone`')
+    duration: MaintenanceDuration = Field(description="real elapsed time, more than 0s, at most 7d")
+    timezone: TimeZoneName
+    reason: str | None = None
+
+    @field_validator("probes")
+    @classmethod
+    def _some_probes(cls, value: list[str] | None) -> list[str] | None:
+        # An empty list would silently cover nothing; leaving the key out means every probe.
+        if value is not None and not value:
+            raise ValueError("an empty list covers no probe; leave `probes` out for every probe")
+        return value
+
+
 class MonitorConfig(Strict):
     defaults: Defaults = Field(default_factory=Defaults)
     probes: list[ProbeConfig] = Field(default_factory=list)
+    maintenance: list[MaintenanceConfig] = Field(default_factory=list)

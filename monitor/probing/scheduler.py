@@ -414,6 +414,13 @@ class ProbeScheduler:
         # `due` is when it was asked for: nothing was scheduled, so no lateness is recorded.
         await asyncio.gather(*(self._run(entry, now, scheduled=False) for entry in entries))
 
+    async def run_now(self, probe: ProbeConfig, *, execute: Execute | None = None) -> None:
+        """One unscheduled run of `probe` through the same concurrency cap and deadline safety
+        net (confirmation runs); `execute` replaces the scheduler's own for this run."""
+        if self._stopping:
+            return
+        await self._run(_entry(probe), self._clock.now(), scheduled=False, execute=execute)
+
     async def _fire(self, entry: _Entry) -> None:
         # APScheduler calls this on every fire, ~167 times a second with 10,000 probes at 60 s:
         # keep it O(1), no hashing, no lookups over all probes.
@@ -423,7 +430,9 @@ class ProbeScheduler:
         due = _grid_floor(entry.offset_us, entry.interval_us, self._clock.now())
         await self._run(entry, due, scheduled=True)
 
-    async def _run(self, entry: _Entry, due: datetime, *, scheduled: bool) -> None:
+    async def _run(
+        self, entry: _Entry, due: datetime, *, scheduled: bool, execute: Execute | None = None
+    ) -> None:
         task = asyncio.current_task()
         assert task is not None
         stats = self._stats
@@ -446,7 +455,7 @@ class ProbeScheduler:
                 stats.running += 1
                 stats.max_running = max(stats.max_running, stats.running)
                 try:
-                    await self._execute_with_deadline(entry, due)
+                    await self._execute_with_deadline(entry, due, execute or self._execute)
                 finally:
                     stats.running -= 1
                     stats.finished += 1
@@ -462,11 +471,11 @@ class ProbeScheduler:
             stats.cancelled += 1
             log.info("probe %s: run cancelled by stop", probe.name)
 
-    async def _execute_with_deadline(self, entry: _Entry, due: datetime) -> None:
+    async def _execute_with_deadline(self, entry: _Entry, due: datetime, execute: Execute) -> None:
         probe = entry.probe
         try:
             async with asyncio.timeout(entry.hard_deadline_s) as deadline:
-                await self._execute(probe, due)
+                await execute(probe, due)
         except TimeoutError:
             if not deadline.expired():
                 # `execute` raised a TimeoutError of its own: an error like any other.

@@ -1,7 +1,28 @@
 """Storage: the schema (SQLAlchemy models, Alembic migrations), the connection, the reads and
-writes of probes and results, and the recorder that batches result writes."""
+writes of probes, results, incidents and silences, and the recorder that batches result writes."""
 
 from monitor.storage.database import Database, DatabaseError, display_url
+from monitor.storage.incidents import (
+    SEVERITY_ORDER,
+    IncidentEvent,
+    IncidentRow,
+    Opened,
+    Severity,
+    State,
+    UnknownIncident,
+    acknowledge_incident,
+    add_note,
+    get_incident,
+    latest_incident,
+    latest_incidents,
+    list_incidents,
+    open_incident,
+    open_incidents,
+    raise_severity,
+    reopen_incident,
+    resolve_incident,
+    update_peak,
+)
 from monitor.storage.migrations import current_revision, upgrade, upgrade_async
 from monitor.storage.recorder import Recorder, RecorderStats
 from monitor.storage.records import ResultRecord
@@ -11,23 +32,56 @@ from monitor.storage.repository import (
     ensure_probes,
     insert_results,
     recent_results,
+    replay_results,
     sync_probes,
+)
+from monitor.storage.silences import (
+    SilenceRow,
+    active_silences,
+    add_silence,
+    end_silence,
+    list_silences,
 )
 
 __all__ = [
+    "SEVERITY_ORDER",
     "Database",
     "DatabaseError",
+    "IncidentEvent",
+    "IncidentRow",
+    "Opened",
     "Recorder",
     "RecorderStats",
     "ResultRecord",
+    "Severity",
+    "SilenceRow",
+    "State",
     "StoredResult",
+    "UnknownIncident",
+    "acknowledge_incident",
+    "active_silences",
+    "add_note",
+    "add_silence",
     "count_results",
     "current_revision",
     "display_url",
+    "end_silence",
     "ensure_probes",
+    "get_incident",
     "insert_results",
+    "latest_incident",
+    "latest_incidents",
+    "list_incidents",
+    "list_silences",
+    "open_incident",
+    "open_incidents",
+    "raise_severity",
     "recent_results",
+    "reopen_incident",
+    "replay_results",
+    "resolve_incident",
     "sync_probes",
+    "update_peak",
     "upgrade",
     "upgrade_async",
 ]

@@ -23,13 +23,18 @@ class ResultRecord:
     error_message: str | None = None  # one line: the failed step and why, secrets redacted
     failed_step: str | None = None
     details: list[dict[str, Any]] | None = None  # the steps as JSON, failed runs only
+    # A run made to confirm a failure, not a scheduled one: counting it as scheduled would let
+    # the confirmations of one failure inflate a failure ratio.
+    confirmation: bool = False
 
     @property
     def lateness_ms(self) -> float:
         return (self.started_at - self.due_at).total_seconds() * 1000
 
     @classmethod
-    def from_run(cls, run: RunResult, *, due_at: datetime) -> ResultRecord:
+    def from_run(
+        cls, run: RunResult, *, due_at: datetime, confirmation: bool = False
+    ) -> ResultRecord:
         failed = run.first_failure
         ran = [step for step in run.steps if not step.skipped]
         status_step = failed or (ran[-1] if ran else None)
@@ -47,4 +52,5 @@ class ResultRecord:
             error_message=None if run.ok else run.summary(),
             failed_step=failed.name if failed else None,
             details=None if run.ok else [step.to_json() for step in run.steps],
+            confirmation=confirmation,
         )

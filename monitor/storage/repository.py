@@ -3,12 +3,12 @@ comes in as a parameter (the caller's clock), never from the database server."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, select
+from sqlalchemy import ColumnElement, Select, and_, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.storage.database import Database
@@ -37,6 +37,7 @@ class StoredResult:
     error_message: str | None
     failed_step: str | None
     details: list[dict[str, Any]] | None
+    confirmation: bool  # a run made to confirm a failure, not a scheduled one
 
 
 def _insert_probes(dialect: str) -> postgresql.Insert | sqlite.Insert:
@@ -128,6 +129,7 @@ def _row(record: ResultRecord, probe_id: int) -> dict[str, Any]:
         "error_message": _text(record.error_message),
         "failed_step": _text(record.failed_step),
         "details": record.details,
+        "confirmation": record.confirmation,
     }
 
 
@@ -159,6 +161,47 @@ def _filters(
     return conditions
 
 
+# The columns of a StoredResult in its field order, then Result.id (replay_results pages on it;
+# StoredResult does not carry it).
+_RESULT_COLUMNS: tuple[Any, ...] = (
+    Probe.name,
+    Result.location,
+    Result.due_at,
+    Result.started_at,
+    Result.duration_ms,
+    Result.ok,
+    Result.status,
+    Result.error_kind,
+    Result.error_message,
+    Result.failed_step,
+    Result.details,
+    Result.confirmation,
+    Result.id,
+)
+_STARTED_AT, _ID = 3, 12
+
+
+def _select_results() -> Select[Any]:
+    return select(*_RESULT_COLUMNS).join(Probe, Result.probe_id == Probe.id)
+
+
+def _stored(row: Sequence[Any]) -> StoredResult:
+    return StoredResult(
+        probe=row[0],
+        location=row[1],
+        due_at=row[2],
+        started_at=row[3],
+        duration_ms=row[4],
+        ok=row[5],
+        status=row[6],
+        error_kind=row[7],
+        error_message=row[8],
+        failed_step=row[9],
+        details=row[10],
+        confirmation=row[11],
+    )
+
+
 async def recent_results(
     db: Database,
     *,
@@ -169,20 +212,7 @@ async def recent_results(
 ) -> list[StoredResult]:
     """Results newest first (by start time), optionally of one probe, since a time, failed only."""
     query = (
-        select(
-            Probe.name,
-            Result.location,
-            Result.due_at,
-            Result.started_at,
-            Result.duration_ms,
-            Result.ok,
-            Result.status,
-            Result.error_kind,
-            Result.error_message,
-            Result.failed_step,
-            Result.details,
-        )
-        .join(Probe, Result.probe_id == Probe.id)
+        _select_results()
         .where(*_filters(probe=probe, since=since, failed_only=failed_only))
         # id breaks ties between runs that started in the same millisecond: later insert first.
         .order_by(Result.started_at.desc(), Result.id.desc())
@@ -190,22 +220,57 @@ async def recent_results(
     )
     async with db.session() as session:
         rows = (await session.execute(query)).all()
-    return [
-        StoredResult(
-            probe=row[0],
-            location=row[1],
-            due_at=row[2],
-            started_at=row[3],
-            duration_ms=row[4],
-            ok=row[5],
-            status=row[6],
-            error_kind=row[7],
-            error_message=row[8],
-            failed_step=row[9],
-            details=row[10],
-        )
-        for row in rows
-    ]
+    return [_stored(row) for row in rows]
+
+
+async def replay_results(
+    db: Database,
+    *,
+    since: datetime,
+    until: datetime | None = None,
+    probes: Collection[str] | None = None,
+    chunk: int = 5000,
+) -> AsyncIterator[StoredResult]:
+    """Results that started in [since, until) (until None: up to the newest), of the named
+    probes (None: all), oldest first (by start time, then insertion).
+
+    Read `chunk` rows at a time, each chunk in its own short read: weeks of results never sit
+    in memory, and no transaction stays open while the caller works through a chunk. Pages are
+    found by the last (started_at, id) seen, not by OFFSET, which would rescan every row before
+    the page; rows inserted meanwhile at or after that point are yielded too."""
+    if chunk < 1:
+        raise ValueError(f"chunk must be at least 1, got {chunk}")
+    if isinstance(probes, str):  # a str is a Collection[str]: "login" would be 5 probes
+        raise TypeError("probes must be a collection of names, not one string")
+    if probes is not None and not probes:
+        return
+    conditions: list[ColumnElement[bool]] = [Result.started_at >= since]
+    if until is not None:
+        conditions.append(Result.started_at < until)
+    if probes is not None:
+        conditions.append(Probe.name.in_(sorted(set(probes))))
+    after: tuple[datetime, int] | None = None
+    while True:
+        query = _select_results().where(*conditions)
+        if after is not None:
+            started_at, row_id = after
+            # Spelled out rather than a row-value comparison: the leading `>=` is what lets the
+            # started_at indexes bound the scan on both databases.
+            query = query.where(
+                Result.started_at >= started_at,
+                or_(
+                    Result.started_at > started_at,
+                    and_(Result.started_at == started_at, Result.id > row_id),
+                ),
+            )
+        query = query.order_by(Result.started_at, Result.id).limit(chunk)
+        async with db.session() as session:
+            rows = (await session.execute(query)).all()
+        for row in rows:
+            yield _stored(row)
+        if len(rows) < chunk:
+            return
+        after = (rows[-1][_STARTED_AT], rows[-1][_ID])
 
 
 async def count_results(

@@ -8,12 +8,16 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
     SmallInteger,
     Text,
+    false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -73,10 +77,98 @@ class Result(Base):
     # JSON, not JSONB: kept as written (step order, key order) and it accepts any text, where
     # JSONB refuses some (a \u0000 in a response body), and a row refused would hold up its batch.
     details: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # A run made to confirm a failure, outside the schedule: the detector must not count it as
+    # one more scheduled run. The server default gives rows written before 0002 a value.
+    confirmation: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     __table_args__ = (
         # "results of probe P since T", newest first: the status page, the detector, the CLI.
         Index(None, "probe_id", "started_at"),
         # "all results since T" (the CLI without --probe) and retention (delete before T).
         Index(None, "started_at"),
+    )
+
+
+# The one condition both the partial unique index and the queries for open incidents use: they
+# must agree, or "the open incident" would not be what the index keeps unique.
+INCIDENT_OPEN = "state <> 'resolved'"
+
+
+class Incident(Base):
+    """A probe failing by a rule, from the detector opening it to its resolution. At most one
+    per probe is open (not resolved): the database enforces it, so two detectors racing each
+    other cannot both open one."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True)
+    probe_id: Mapped[int] = mapped_column(ForeignKey("probes.id", ondelete="CASCADE"))
+    severity: Mapped[str] = mapped_column(Text)  # degraded | partial | major
+    state: Mapped[str] = mapped_column(Text)  # triggered | acknowledged | resolved
+    opened_at: Mapped[datetime] = mapped_column(Timestamp)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    acknowledged_by: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    rule: Mapped[str] = mapped_column(Text)  # as configured: "failure_ratio above 20% over 5m"
+    figures: Mapped[str] = mapped_column(Text)  # what tripped it: "35% of 20 runs failed in 5m"
+    cause: Mapped[str | None] = mapped_column(Text)  # the first failing condition
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    peak_failure_ratio: Mapped[float | None] = mapped_column(Float)
+
+    __table_args__ = (
+        # A typo in a state ('Resolved') would fall outside the unique index's WHERE and let a
+        # second incident open: only known values get in.
+        CheckConstraint("state IN ('triggered', 'acknowledged', 'resolved')", name="state"),
+        CheckConstraint("severity IN ('degraded', 'partial', 'major')", name="severity"),
+        Index(
+            "ix_incidents_one_open_per_probe",
+            "probe_id",
+            unique=True,
+            sqlite_where=text(INCIDENT_OPEN),
+            postgresql_where=text(INCIDENT_OPEN),
+        ),
+        # The latest incident of a probe; also what ON DELETE CASCADE from probes looks up.
+        Index(None, "probe_id", "opened_at"),
+        # Listing, newest first.
+        Index(None, "opened_at"),
+    )
+
+
+class IncidentEvent(Base):
+    """One line of an incident's timeline, written in the transaction that changed the incident:
+    the row that says what happened is also what notifies (DESIGN.md §6, the outbox)."""
+
+    __tablename__ = "incident_events"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(RowId, ForeignKey("incidents.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(Timestamp)
+    # opened | severity | resolved | reopened | acknowledged | note. No CHECK: the escalation
+    # engine will add kinds, and on SQLite changing a CHECK means rebuilding the table.
+    kind: Mapped[str] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index(None, "incident_id", "at"),)
+
+
+class Silence(Base):
+    """A planned quiet time: incidents of the listed probes (all when `probes` is NULL) page no
+    one between starts_at and ends_at, or until someone ends it early (ended_at)."""
+
+    __tablename__ = "silences"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True)
+    # none_as_null: None must be SQL NULL ("every probe"), not the JSON text 'null'.
+    probes: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
+    starts_at: Mapped[datetime] = mapped_column(Timestamp)
+    ends_at: Mapped[datetime] = mapped_column(Timestamp)
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    ended_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        # Active silences: those not yet over. Expired ones pile up; started ones are few.
+        Index(None, "ends_at"),
     )

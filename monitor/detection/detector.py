@@ -1,0 +1,280 @@
+"""The detector: feeds each probe's runs to its tracker and carries out the decisions.
+
+Incident changes are written in the order they were decided; a write that fails (the database
+is away) stays queued and is retried on the next run or tick, so an incident is late rather than
+lost. Confirmation runs are asked for at once, they need no database.
+
+At start the state is rebuilt from the stored runs of the last hours (`rebuild`): an incident
+open in the database continues, a probe whose runs say it is failing while no incident is open
+gets one, and the database's one-open-incident-per-probe index keeps a second detector (another
+instance, a restart racing the old process) from opening a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from monitor.clock import Clock
+from monitor.config.models import ProbeConfig
+from monitor.detection.maintenance import MaintenanceWindow, in_maintenance
+from monitor.detection.samples import Sample
+from monitor.detection.store import IncidentStore
+from monitor.detection.tracker import (
+    Confirm,
+    Decision,
+    DetectionPolicy,
+    Open,
+    ProbeTracker,
+    RaiseSeverity,
+    Resolve,
+    Severity,
+    Suppressed,
+)
+from monitor.storage.records import ResultRecord
+from monitor.storage.repository import StoredResult
+
+log = logging.getLogger(__name__)
+
+
+class Silence(Protocol):
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def reason(self) -> str: ...
+
+    def covers(self, probe: str, at: datetime) -> bool: ...
+
+
+# Loads the silences that end after the given moment (active ones and those still to come).
+SilenceLoader = Callable[[datetime], Awaitable[Sequence[Silence]]]
+ConfirmRequest = Callable[[str, Confirm], None]
+
+
+@dataclass(frozen=True)
+class DetectorStats:
+    opened: int
+    resolved: int
+    pending_writes: int
+    failed_writes: int
+
+
+class Detector:
+    def __init__(
+        self,
+        *,
+        probes: Sequence[ProbeConfig],
+        store: IncidentStore,
+        clock: Clock,
+        maintenance: Sequence[MaintenanceWindow] = (),
+        load_silences: SilenceLoader | None = None,
+        confirm: ConfirmRequest | None = None,
+        emit: Callable[[str], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.maintenance = tuple(maintenance)
+        self._load_silences = load_silences
+        self._confirm = confirm
+        self._emit = emit or (lambda line: None)
+        self.trackers = {
+            probe.name: ProbeTracker(probe.name, DetectionPolicy.of(probe.alert))
+            for probe in probes
+        }
+        self._silences: Sequence[Silence] = ()
+        self._pending: deque[tuple[str, Open | RaiseSeverity | Resolve]] = deque()
+        self._open: dict[str, int] = {}  # probe -> id of its open incident
+        self._resolved: dict[str, int] = {}  # probe -> id of its last resolved incident
+        self._opened = 0
+        self._resolved_count = 0
+        self._failed_writes = 0
+
+    @property
+    def stats(self) -> DetectorStats:
+        return DetectorStats(
+            opened=self._opened,
+            resolved=self._resolved_count,
+            pending_writes=len(self._pending),
+            failed_writes=self._failed_writes,
+        )
+
+    @property
+    def horizon(self) -> timedelta:
+        """How far back `rebuild` needs stored runs."""
+        policies = [tracker.policy for tracker in self.trackers.values()]
+        return max(
+            [timedelta(minutes=5)]
+            + [max(p.horizon, p.recover_after, p.flap_window) for p in policies]
+        )
+
+    def open_incident_id(self, probe: str) -> int | None:
+        return self._open.get(probe)
+
+    async def rebuild(self, history: AsyncIterable[StoredResult | ResultRecord]) -> None:
+        """Replay stored runs (oldest first) without acting on them, then take over the
+        incidents the database has open and open those the runs call for."""
+        now = self.clock.now()
+        await self._refresh_silences(now - self.horizon)
+        for latest in await self.store.latest_incidents():
+            tracker = self.trackers.get(latest.probe)
+            if tracker is not None and latest.resolved_at is not None:
+                tracker.note_resolved(latest.resolved_at)
+                self._resolved[latest.probe] = latest.id
+        async for result in history:
+            tracker = self.trackers.get(result.probe)
+            if tracker is not None:
+                sample = Sample.of(result)
+                tracker.observe(sample, suppressed=self._suppression(result.probe, sample.at))
+        open_now = {known.probe: known for known in await self.store.open_incidents()}
+        for name, tracker in self.trackers.items():
+            known = open_now.get(name)
+            if known is not None:
+                tracker.adopt(severity=_severity(known.severity), opened_at=known.opened_at)
+                self._open[name] = known.id
+                continue
+            decision = tracker.open_now()
+            if decision is None:
+                continue
+            if self._suppression(name, now) is not None:
+                tracker.status = "up"  # held back: it opens when the suppression ends
+                continue
+            self._pending.append((name, decision))
+        await self.refresh()
+        await self.flush()
+
+    async def observe(self, result: StoredResult | ResultRecord) -> None:
+        tracker = self.trackers.get(result.probe)
+        if tracker is None:
+            return  # a probe no longer in the config
+        sample = Sample.of(result)
+        decisions = tracker.observe(sample, suppressed=self._suppression(result.probe, sample.at))
+        self._act(result.probe, decisions)
+        await self.flush()
+
+    async def tick(self) -> None:
+        """The time-driven part: pick up silences added or ended elsewhere (the CLI), retry
+        writes that failed."""
+        await self.refresh()
+        await self.flush()
+
+    async def refresh(self) -> None:
+        try:
+            await self._refresh_silences(self.clock.now())
+        except Exception:
+            log.warning("could not load silences; keeping the ones loaded before", exc_info=True)
+
+    async def _refresh_silences(self, since: datetime) -> None:
+        if self._load_silences is not None:
+            self._silences = await self._load_silences(since)
+
+    def _suppression(self, probe: str, at: datetime) -> str | None:
+        window = in_maintenance(self.maintenance, probe, at)
+        if window is not None:
+            _, end = window.occurrence_at(at) or (at, at)
+            what = f"maintenance until {end:%Y-%m-%d %H:%M} UTC"
+            return f"{what}: {window.reason}" if window.reason else what
+        for silence in self._silences:
+            if silence.covers(probe, at):
+                return f"silence #{silence.id}: {silence.reason}"
+        return None
+
+    def _act(self, probe: str, decisions: list[Decision]) -> None:
+        for decision in decisions:
+            if isinstance(decision, Confirm):
+                if self._confirm is not None:
+                    self._confirm(probe, decision)
+            elif isinstance(decision, Suppressed):
+                self._emit(
+                    f"{_stamp(decision.at)} held back (no incident) {probe}: "
+                    f"{decision.finding.figures} - {decision.reason}"
+                )
+            else:
+                self._pending.append((probe, decision))
+
+    async def flush(self) -> None:
+        while self._pending:
+            probe, decision = self._pending[0]
+            try:
+                await self._apply(probe, decision)
+            except Exception:
+                self._failed_writes += 1
+                log.warning(
+                    "could not write the incident change for %s (%s); retrying on the next run",
+                    probe,
+                    type(decision).__name__,
+                    exc_info=True,
+                )
+                return
+            self._pending.popleft()
+
+    async def _apply(self, probe: str, decision: Open | RaiseSeverity | Resolve) -> None:
+        if isinstance(decision, Open):
+            await self._apply_open(probe, decision)
+        elif isinstance(decision, RaiseSeverity):
+            incident_id = self._open.get(probe)
+            if incident_id is not None:
+                await self.store.raise_severity(
+                    incident_id=incident_id,
+                    severity=decision.severity,
+                    at=decision.at,
+                    figures=decision.figures,
+                )
+                self._emit(
+                    f"{_stamp(decision.at)} incident #{incident_id} {probe} now "
+                    f"{decision.severity.upper()}: {decision.figures}"
+                )
+        else:
+            incident_id = self._open.get(probe)
+            if incident_id is not None:
+                await self.store.resolve_incident(
+                    incident_id=incident_id,
+                    at=decision.at,
+                    detail=decision.detail,
+                    peak=decision.peak,
+                )
+                del self._open[probe]
+                self._resolved[probe] = incident_id
+                self._resolved_count += 1
+                self._emit(f"{_stamp(decision.at)} RESOLVED incident #{incident_id} {probe}")
+
+    async def _apply_open(self, probe: str, decision: Open) -> None:
+        previous = self._resolved.get(probe)
+        if decision.reopen and previous is not None:
+            incident_id, changed = await self.store.reopen_incident(
+                incident_id=previous, at=decision.at, figures=decision.finding.figures
+            )
+            verb = "REOPENED" if changed else "continues"
+        else:
+            incident_id, changed = await self.store.open_incident(
+                probe=probe,
+                severity=decision.severity,
+                rule=decision.finding.rule,
+                figures=decision.finding.figures,
+                cause=decision.cause,
+                at=decision.at,
+                peak=decision.peak,
+            )
+            verb = "OPENED" if changed else "already open:"
+        self._open[probe] = incident_id
+        if changed:
+            self._opened += 1
+        cause = f" - {decision.cause}" if decision.cause else ""
+        self._emit(
+            f"{_stamp(decision.at)} {verb} incident #{incident_id} {probe} "
+            f"{decision.severity.upper()}: {decision.finding.figures}{cause}"
+        )
+
+
+def _severity(value: str) -> Severity:
+    if value in ("degraded", "partial", "major"):
+        return value  # type: ignore[return-value]
+    return "partial"
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
