@@ -6,9 +6,10 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -25,12 +26,39 @@ from monitor.demo import (
     find_examples,
     running_demo_api,
 )
+from monitor.detection.backtest import BacktestReport, backtest
+from monitor.detection.maintenance import MaintenanceWindow
 from monitor.probing.flow import RunResult, run_probe
 from monitor.report import print_results, print_run, result_json
+from monitor.report_incidents import (
+    event_json,
+    incident_json,
+    print_backtest,
+    print_incident,
+    print_incidents,
+    print_silences,
+    silence_json,
+    silence_line,
+    silence_state,
+    silenced,
+    stamp,
+)
 from monitor.runtime import Runtime, RuntimeOptions, serve
 from monitor.settings import Settings
 from monitor.storage.database import DatabaseError, describe_error, display_url
-from monitor.storage.queries import query_recent, upgrade_to_head
+from monitor.storage.queries import (
+    UnknownProbes,
+    create_silence,
+    finish_silence,
+    query_incident,
+    query_incidents,
+    query_recent,
+    query_silences,
+    replay_stored,
+    upgrade_to_head,
+)
+from monitor.storage.repository import StoredResult
+from monitor.storage.silences import SilenceRow
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -39,6 +67,7 @@ app = typer.Typer(
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+T = TypeVar("T")
 
 ConfigPath = Annotated[Path, typer.Argument(help="A YAML file, or a directory of them (merged).")]
 
@@ -300,6 +329,301 @@ def results(
             sys.stdout.write(json.dumps(result_json(row)) + "\n")
         return
     print_results(Console(highlight=False), rows, since=since)
+
+
+def _run_query(query: Coroutine[Any, Any, T], err: Console) -> T:
+    """Run a one-shot database operation; a DatabaseError is printed and exits 2."""
+    try:
+        return asyncio.run(query)
+    except DatabaseError as error:
+        err.print(f"error: {error}", markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
+def _fail(err: Console, message: str, code: int = EXIT_CONFIG) -> NoReturn:
+    err.print(f"error: {message}", markup=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _duration_or_exit(text: str, *, option: str, err: Console) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        _fail(err, f"{option}: {error}")
+
+
+def _instant(text: str) -> datetime:
+    """An ISO 8601 time with its zone (`2026-12-01T02:00Z`). A time without one is refused, not
+    guessed: read as UTC by one person and as local time by another, a silence would start hours
+    off."""
+    moment = datetime.fromisoformat(text.strip())
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(
+            f"{text!r} has no time zone: add Z for UTC ({text.strip()}Z) or an offset (+01:00)"
+        )
+    return moment.astimezone(UTC)
+
+
+def _instant_or_exit(text: str, *, option: str, err: Console) -> datetime:
+    try:
+        return _instant(text)
+    except ValueError as error:
+        message = str(error)
+        if "time zone" not in message:
+            message = f"{text!r} is not a time: write e.g. 2026-12-01T02:00Z"
+        _fail(err, f"{option}: {message}")
+
+
+def _moment_or_exit(text: str, *, now: datetime, option: str, err: Console) -> datetime:
+    """`30d` (that long before now) or a time (`2026-12-01T02:00Z`)."""
+    try:
+        return now - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        return _instant(text)
+    except ValueError as error:
+        message = str(error)
+        if "time zone" not in message:
+            message = (
+                f"{text!r} is neither a duration back from now (30d, 12h) nor a time "
+                "(2026-12-01T02:00Z)"
+            )
+        _fail(err, f"{option}: {message}")
+
+
+@app.command()
+def incidents(
+    open_only: Annotated[
+        bool, typer.Option("--open", help="Only open ones (triggered or acknowledged).")
+    ] = False,
+    probe: Annotated[str | None, typer.Option("--probe", "-p", help="Only this probe.")] = None,
+    since: Annotated[
+        str, typer.Option(help="Those open at some moment in the last 1h, 2d, 7d...")
+    ] = "7d",
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per incident.")] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """List incidents, newest first: severity, state, how long, what the rule saw."""
+    err = Console(stderr=True, highlight=False)
+    settings = _settings(database_url)
+    window = _duration_or_exit(since, option="--since", err=err)
+    now = SystemClock().now()
+    rows = _run_query(
+        query_incidents(
+            settings.database_url,
+            open_only=open_only,
+            probe=probe,
+            since=now - window,
+            limit=limit,
+        ),
+        err,
+    )
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json.dumps(incident_json(row)) + "\n")
+        return
+    what = ("open incidents" if open_only else "incidents") + (f" of {probe}" if probe else "")
+    print_incidents(Console(highlight=False), rows, now=now, empty=f"no {what} in the last {since}")
+
+
+incident_app = typer.Typer(no_args_is_help=True, help="One incident: its details and timeline.")
+app.add_typer(incident_app, name="incident")
+
+
+@incident_app.command("show")
+def incident_show(
+    incident_id: Annotated[int, typer.Argument(metavar="ID", help="The incident's number.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object, its timeline under `events`.")
+    ] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Show an incident and its timeline (oldest event first)."""
+    err = Console(stderr=True, highlight=False)
+    settings = _settings(database_url)
+    found = _run_query(query_incident(settings.database_url, incident_id), err)
+    if found is None:
+        _fail(err, f"no incident #{incident_id} in {display_url(settings.database_url)}", 1)
+    row, events = found
+    if as_json:
+        shown = {**incident_json(row), "events": [event_json(event) for event in events]}
+        sys.stdout.write(json.dumps(shown) + "\n")
+        return
+    print_incident(Console(highlight=False), row, events, now=SystemClock().now())
+
+
+silence_app = typer.Typer(
+    no_args_is_help=True,
+    help="Silences: quiet times in which failures open no incident and page no one.",
+)
+app.add_typer(silence_app, name="silence")
+
+
+@silence_app.command("add")
+def silence_add(
+    duration: Annotated[
+        str, typer.Option("--for", help="How long, e.g. 30m, 2h.", show_default=False)
+    ],
+    reason: Annotated[
+        str, typer.Option(help="Why: whoever gets no page should learn it.", show_default=False)
+    ],
+    probe: Annotated[
+        list[str] | None,
+        typer.Option("--probe", "-p", help="A probe to silence (repeatable).", show_default=False),
+    ] = None,
+    all_probes: Annotated[bool, typer.Option("--all", help="Silence every probe.")] = False,
+    starts: Annotated[
+        str | None,
+        typer.Option(help="When it starts, with a zone: 2026-12-01T02:00Z (default: now)."),
+    ] = None,
+    by: Annotated[str | None, typer.Option(help="Who asked for it.")] = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Silence probes (or all) for a while: their failures open no incident, page no one."""
+    err = Console(stderr=True, highlight=False)
+    if bool(probe) == all_probes:
+        _fail(err, "say what to silence: --probe NAME (repeatable) or --all, not both")
+    settings = _settings(database_url)
+    length = _duration_or_exit(duration, option="--for", err=err)
+    if length <= timedelta(0):
+        _fail(err, f"--for: a silence of {duration} silences nothing: give e.g. 30m or 2h")
+    now = SystemClock().now()
+    starts_at = now if starts is None else _instant_or_exit(starts, option="--starts", err=err)
+    ends_at = starts_at + length
+    if ends_at <= now:
+        _fail(err, f"that silence would have ended at {stamp(ends_at)}, before now")
+    try:
+        silence = _run_query(
+            create_silence(
+                settings.database_url,
+                probes=None if all_probes else probe,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                reason=reason,
+                created_by=by,
+                at=now,
+            ),
+            err,
+        )
+    except UnknownProbes as error:
+        known = ", ".join(error.known) or "none yet: `monitor run` records them"
+        _fail(err, f"{error} (known: {known}); a misspelt name would silence nothing")
+    except ValueError as error:
+        _fail(err, str(error))
+    Console(highlight=False).print(silence_line(silence, now=now), markup=False, soft_wrap=True)
+
+
+@silence_app.command("list")
+def silence_list(
+    include_expired: Annotated[
+        bool, typer.Option("--all", help="Also those that expired or were ended.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per silence.")] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """List active and planned silences (with --all: every one), by start time."""
+    err = Console(stderr=True, highlight=False)
+    settings = _settings(database_url)
+    now = SystemClock().now()
+    rows = _run_query(
+        query_silences(settings.database_url, at=now, include_expired=include_expired), err
+    )
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json.dumps(silence_json(row, now=now)) + "\n")
+        return
+    empty = "no silences" if include_expired else "no active or planned silences"
+    print_silences(Console(highlight=False), rows, now=now, empty=empty)
+
+
+@silence_app.command("end")
+def silence_end(
+    silence_id: Annotated[int, typer.Argument(metavar="ID", help="The silence's number.")],
+    database_url: DatabaseOption = None,
+) -> None:
+    """End a silence now (one not started yet is cancelled)."""
+    err = Console(stderr=True, highlight=False)
+    settings = _settings(database_url)
+    now = SystemClock().now()
+    ended = _run_query(finish_silence(settings.database_url, silence_id=silence_id, at=now), err)
+    if ended is None:
+        _fail(err, f"no silence #{silence_id} in {display_url(settings.database_url)}", 1)
+    silence = ended.silence
+    what = f"{silenced(silence)} ({silence.reason})"
+    if not ended.changed:
+        line = f"silence #{silence.id} was already over at {stamp(silence.effective_end)}: {what}"
+    elif silence_state(silence, now) == "cancelled":
+        line = f"silence #{silence.id} cancelled before it started: {what}"
+    else:
+        line = f"silence #{silence.id} ended: {what}"
+    Console(highlight=False).print(line, markup=False, soft_wrap=True)
+
+
+@app.command("backtest")
+def backtest_command(
+    path: ConfigPath,
+    since: Annotated[
+        str,
+        typer.Option(
+            help="Replay from this long ago (30d, 12h) or from a time (2026-12-01T02:00Z).",
+            show_default=False,
+        ),
+    ],
+    until: Annotated[
+        str | None,
+        typer.Option(help="Replay up to this long ago or this time (default: now)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The report as one JSON object.")] = False,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Replay stored results through the config's rules: which incidents would have opened."""
+    err = Console(stderr=True, highlight=False)
+    loaded = _load_or_exit(path, err)
+    settings = _settings(database_url)
+    now = SystemClock().now()
+    start = _moment_or_exit(since, now=now, option="--since", err=err)
+    end = now if until is None else _moment_or_exit(until, now=now, option="--until", err=err)
+    if start >= end:
+        _fail(err, f"--since ({stamp(start)}) must be before --until ({stamp(end)})")
+    probes = loaded.probes
+    maintenance = [MaintenanceWindow.from_config(window) for window in loaded.config.maintenance]
+
+    async def replay(
+        history: AsyncIterator[StoredResult], silences: list[SilenceRow]
+    ) -> BacktestReport:
+        return await backtest(
+            history,
+            probes=probes,
+            maintenance=maintenance,
+            silences=silences,
+            since=start,
+            until=end,
+        )
+
+    report = _run_query(
+        replay_stored(
+            settings.database_url,
+            since=start,
+            until=end,
+            probes=[probe.name for probe in probes],
+            replay=replay,
+        ),
+        err,
+    )
+    if report.runs == 0:
+        # Zero runs usually means the wrong database or window, not a quiet history.
+        err.print(
+            f"warning: no results of the probes in {path} between {stamp(start)} and "
+            f"{stamp(end)} in {display_url(settings.database_url)}",
+            markup=False,
+            soft_wrap=True,
+        )
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_json()) + "\n")
+        return
+    print_backtest(Console(highlight=False), report)
 
 
 db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")

@@ -80,7 +80,7 @@ class Runtime:
         self._summary_task: asyncio.Task[None] | None = None
         self._tick_task: asyncio.Task[None] | None = None
         self._by_name = {probe.name: probe for probe in self.probes}
-        self._confirmations: dict[str, int] = {}  # probe -> generation of its latest request
+        self._confirmations: dict[str, int] = {}  # probe -> confirmation runs still to make
         self._confirm_tasks: set[asyncio.Task[None]] = set()
         self._window = Counter[str]()  # failures per probe since the last summary
         self._window_runs = 0
@@ -194,23 +194,27 @@ class Runtime:
         await self._execute(probe, due_at, confirmation=True)
 
     def _confirm(self, name: str, request: Confirm) -> None:
-        """Confirmation runs after a failure; a newer request replaces the runs not yet made."""
-        generation = self._confirmations.get(name, 0) + 1
-        self._confirmations[name] = generation
-        task = asyncio.create_task(self._confirmation_runs(name, request, generation))
+        """Confirmation runs after a failure: the first at once, then `every` apart; a request
+        during a burst extends it to `runs` more at the same pace."""
+        bursting = self._confirmations.get(name, 0) > 0
+        self._confirmations[name] = request.runs
+        if bursting or request.runs <= 0:
+            return
+        task = asyncio.create_task(self._confirmation_runs(name, request), name=f"confirm {name}")
         self._confirm_tasks.add(task)
         task.add_done_callback(self._confirm_tasks.discard)
 
-    async def _confirmation_runs(self, name: str, request: Confirm, generation: int) -> None:
+    async def _confirmation_runs(self, name: str, request: Confirm) -> None:
         probe = self._by_name.get(name)
-        if probe is None or self.scheduler is None:
-            return
-        for index in range(request.runs):
-            if index:
+        try:
+            while probe is not None and self.scheduler is not None:
+                self._confirmations[name] -= 1
+                await self.scheduler.run_now(probe, execute=self._execute_confirmation)
+                if self._confirmations[name] <= 0:
+                    return
                 await asyncio.sleep(request.every.total_seconds())
-            if self._confirmations.get(name) != generation:
-                return
-            await self.scheduler.run_now(probe, execute=self._execute_confirmation)
+        finally:
+            self._confirmations[name] = 0
 
     async def _ticks(self) -> None:
         assert self.detector is not None

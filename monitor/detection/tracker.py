@@ -42,6 +42,9 @@ SEVERITY_ORDER: tuple[Severity, ...] = ("degraded", "partial", "major")
 # The recent past that decides severity and the peak failure ratio shown with an incident.
 SEVERITY_WINDOW = timedelta(minutes=5)
 MAJOR_MIN_RUNS = 3
+# Confirmation runs per trouble, in bursts of `confirm.runs`: enough to tell a partial outage
+# from a blip, bounded for a failure that stays below every threshold.
+MAX_BURSTS = 4
 
 
 def severity_rank(severity: str) -> int:
@@ -138,6 +141,8 @@ class ProbeTracker:
         self._runs: dict[str, deque[Sample]] = {}
         self._last_failure: dict[str, datetime] = {}
         self._first_failure: Sample | None = None  # of the current trouble, for `cause`
+        self._confirmation_runs = 0  # seen since the current trouble began
+        self._last_confirmation: datetime | None = None
         self._held = False  # a Suppressed was reported and the rule still fires
         self._now: datetime | None = None
 
@@ -188,6 +193,10 @@ class ProbeTracker:
         else:
             runs.append(run)
         self._now = run.at if self._now is None else max(self._now, run.at)
+        if run.confirmation and run.at != self._last_confirmation:
+            # One run of a probe with several locations gives one sample per location.
+            self._confirmation_runs += 1
+            self._last_confirmation = run.at
         if not run.ok:
             last = self._last_failure.get(run.location)
             self._last_failure[run.location] = run.at if last is None else max(last, run.at)
@@ -235,9 +244,16 @@ class ProbeTracker:
             ]
         self._held = False
         if not findings and self._all_clear(now):
-            self._first_failure = None  # the next failure starts new trouble
+            self._new_trouble()
         decisions: list[Decision] = []
-        if not run.ok and suppressed is None and self.policy.confirm_runs > 0:
+        if (
+            not run.ok
+            and suppressed is None
+            and self.policy.confirm_runs > 0
+            # A location that keeps failing below the quorum (or a ratio that stays under the
+            # threshold) would otherwise be probed every few seconds for as long as it lasts.
+            and self._confirmation_runs < self.policy.confirm_runs * MAX_BURSTS
+        ):
             decisions.append(Confirm(self.policy.confirm_runs, self.policy.confirm_every))
         return decisions
 
@@ -256,7 +272,7 @@ class ProbeTracker:
         if not_clear < self.policy.quorum:
             self.status = "up"
             self.resolved_at = now
-            self._first_failure = None
+            self._new_trouble()
             detail = (
                 f"{self.policy.recover_successes} runs in a row passed and none failed for "
                 f"{format_duration(self.policy.recover_after)}"
@@ -267,6 +283,11 @@ class ProbeTracker:
             self.opened_at = None
             self.peak = 0.0
         return decisions
+
+    def _new_trouble(self) -> None:
+        """The probe is clear: the next failure starts new trouble."""
+        self._first_failure = None
+        self._confirmation_runs = 0
 
     def _clear(self, location: str, now: datetime, findings: dict[str, Finding]) -> bool:
         if location in findings:

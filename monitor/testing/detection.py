@@ -36,7 +36,6 @@ class _Due:
     order: int
     probe: str
     confirmation: bool
-    generation: int
 
 
 class SimulatedRuns:
@@ -60,7 +59,8 @@ class SimulatedRuns:
         self.tick_every = tick_every
         self._queue: list[_Due] = []
         self._order = itertools.count()
-        self._generation: dict[str, int] = dict.fromkeys(self.probes, 0)
+        self._remaining: dict[str, int] = {}  # confirmation runs still to make, per probe
+        self._every: dict[str, timedelta] = {}
         self.runs: list[ResultRecord] = []
         self.confirmation_runs = 0
         start = clock.now()
@@ -71,14 +71,15 @@ class SimulatedRuns:
 
     def confirm(self, probe: str, request: Confirm) -> None:
         """The detector asks for confirmation runs: the first right after the failed run, then
-        `every` apart; a new request replaces the runs of the last one not yet made."""
-        self._generation[probe] += 1
-        first = self.clock.now() + timedelta(milliseconds=RUN_MS)
-        for index in range(request.runs):
-            self._push(first + request.every * index, probe, confirmation=True)
+        `every` apart; a request during a burst extends it to `runs` more, at the same pace."""
+        bursting = self._remaining.get(probe, 0) > 0
+        self._remaining[probe] = request.runs
+        self._every[probe] = request.every
+        if not bursting and request.runs > 0:
+            self._push(self.clock.now() + timedelta(milliseconds=RUN_MS), probe, confirmation=True)
 
     def _push(self, at: datetime, probe: str, *, confirmation: bool) -> None:
-        entry = _Due(at, next(self._order), probe, confirmation, self._generation[probe])
+        entry = _Due(at, next(self._order), probe, confirmation)
         heapq.heappush(self._queue, entry)
 
     async def run_until(self, detector: Detector, until: datetime) -> None:
@@ -89,13 +90,14 @@ class SimulatedRuns:
                 self.clock.advance(due.at - self.clock.now())
             probe = self.probes[due.probe]
             if due.confirmation:
-                if due.generation != self._generation[due.probe]:
-                    continue  # replaced by a newer request
                 self.confirmation_runs += 1
+                self._remaining[probe.name] -= 1
             else:
                 self._push(due.at + probe.interval, probe.name, confirmation=False)
             for location in probe.locations:
                 await self._run(detector, probe, due, location)
+            if due.confirmation and self._remaining[probe.name] > 0:
+                self._push(due.at + self._every[probe.name], probe.name, confirmation=True)
         await self._tick_up_to(detector, until)
         if until > self.clock.now():
             self.clock.advance(until - self.clock.now())
@@ -113,13 +115,16 @@ class SimulatedRuns:
             self._next_tick += self.tick_every
 
     async def _run(self, detector: Detector, probe: ProbeConfig, due: _Due, location: str) -> None:
-        failed = self.fails(probe.name, due.at, location)
+        # Whole milliseconds, as SQLite stores them: a replay from the database sees the same
+        # times the live detector saw.
+        at = due.at.replace(microsecond=due.at.microsecond // 1000 * 1000)
+        failed = self.fails(probe.name, at, location)
         record = ResultRecord(
             probe=probe.name,
             location=location,
-            due_at=due.at,
-            started_at=due.at,
-            duration_ms=self.latency(probe.name, due.at, location),
+            due_at=at,
+            started_at=at,
+            duration_ms=self.latency(probe.name, at, location),
             ok=not failed,
             status=503 if failed else 200,
             error_kind="condition" if failed else None,
