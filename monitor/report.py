@@ -89,6 +89,7 @@ def result_json(row: StoredResult) -> dict[str, Any]:
         "error_kind": row.error_kind,
         "error": row.error_message,
         "failed_step": row.failed_step,
+        "confirmation": row.confirmation,
         "steps": row.details,
     }
 
@@ -113,7 +114,7 @@ def print_results(console: Console, rows: Sequence[StoredResult], *, since: str)
         table.add_row(
             row.started_at.strftime("%Y-%m-%d %H:%M:%S"),
             row.probe if row.location == "local" else f"{row.probe}@{row.location}",
-            _verdict(row.ok),
+            _verdict(row.ok) + (" (confirming)" if row.confirmation else ""),
             "" if row.status is None else str(row.status),
             _ms(row.duration_ms),
             _ms(late),

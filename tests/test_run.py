@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import DemoApiFactory
 from demo_api import DemoSettings
@@ -294,3 +295,50 @@ def test_sigterm_during_a_once_run_against_a_hung_target_stops_quickly(tmp_path:
         server.close()
         for connection in held:
             connection.close()
+
+
+def test_run_opens_an_incident_for_a_total_outage_and_resolves_it_on_recovery(
+    tmp_path: Path,
+    database_url: str,
+    demo_api_factory: DemoApiFactory,
+    process_reaper: list[Process],
+) -> None:
+    url = demo_api_factory(DemoSettings(error_ratio=1.0))
+    env = environment(url, database_url)
+    config = tmp_path / "outage.yaml"
+    config.write_text(
+        textwrap.dedent(
+            """\
+            probes:
+              - name: login
+                interval: 2s
+                timeout: 1s
+                steps:
+                  - name: sign in
+                    request:
+                      method: POST
+                      url: ${API_BASE}/api/v1/auth/login
+                      json: {email: "${PROBE_EMAIL}", password: "${PROBE_PASSWORD}"}
+                    conditions: ["[STATUS] == 200"]
+                alert:
+                  confirm: {runs: 3, every: 200ms}
+                  recover: {consecutive_successes: 2, min_duration: 1s}
+            """
+        )
+    )
+    process = Process(monitor_command("run", str(config), "--summary-every", "0s"), env)
+    process_reaper.append(process)
+    # The failed scheduled run and two confirmation runs 200 ms apart: no waiting for the
+    # next scheduled runs.
+    process.wait_for_line("FAIL (confirming) login")
+    opened = process.wait_for_line("OPENED incident #")
+    assert "login MAJOR: the last 3 runs failed - sign in: [STATUS] (503) == 200" in opened
+    httpx.put(f"{url}/_admin/faults", json={"error_ratio": 0.0}, timeout=5).raise_for_status()
+    resolved = process.wait_for_line("RESOLVED incident #")
+    assert resolved.endswith("login")
+    process.popen.send_signal(signal.SIGTERM)
+    assert process.popen.wait(timeout=10) == 0
+    confirmations = [
+        row for row in results_json(env, "--probe", "login") if row.get("confirmation")
+    ]
+    assert confirmations, "confirmation runs are stored and marked"
