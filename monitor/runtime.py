@@ -14,7 +14,7 @@ import logging
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,7 +32,7 @@ from monitor.storage.database import Database
 from monitor.storage.migrations import upgrade_async
 from monitor.storage.recorder import Recorder
 from monitor.storage.records import ResultRecord
-from monitor.storage.repository import replay_results, sync_probes
+from monitor.storage.repository import StoredResult, replay_results, sync_probes
 from monitor.storage.silences import list_silences
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ class Runtime:
         self._by_name = {probe.name: probe for probe in self.probes}
         self._confirmations: dict[str, int] = {}  # probe -> confirmation runs still to make
         self._confirm_tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
         self._window = Counter[str]()  # failures per probe since the last summary
         self._window_runs = 0
         self.unwritten = 0  # results taken but not in the database when stop() returned
@@ -99,13 +100,7 @@ class Runtime:
         self.recorder = Recorder(self.database, clock=self.clock, probe_ids=probe_ids)
         await self.recorder.start()
         self.detector = self._detector(self.database)
-        await self.detector.rebuild(
-            replay_results(
-                self.database,
-                since=self.clock.now() - self.detector.horizon,
-                probes=list(self._by_name),
-            )
-        )
+        await self.detector.rebuild(self._history(self.database, self.detector))
         self.scheduler = ProbeScheduler(
             self.probes,
             execute=self._execute,
@@ -128,11 +123,18 @@ class Runtime:
 
     async def stop(self) -> None:
         """Stop within about 10 s, writing every result already taken."""
-        for task in (self._summary_task, self._tick_task, *self._confirm_tasks):
+        self._stopping = True  # no new confirmation bursts from here on
+        for task in (self._summary_task, self._tick_task):
             if task is not None:
                 task.cancel()
         if self.scheduler is not None:
+            # Runs in flight, confirmation runs included, finish (their `always_run` cleanup
+            # too) or hit the stop timeout; bursts then find the scheduler stopping.
             await self.scheduler.stop(timeout=SCHEDULER_STOP_TIMEOUT)
+        for task in list(self._confirm_tasks):
+            task.cancel()
+        if self._confirm_tasks:
+            await asyncio.gather(*self._confirm_tasks, return_exceptions=True)
         if self.recorder is not None:
             await self.recorder.stop(timeout=RECORDER_STOP_TIMEOUT)
             stats = self.recorder.stats
@@ -149,6 +151,14 @@ class Runtime:
                 await asyncio.wait_for(self.detector.flush(), timeout=1.0)
         if self.database is not None:
             await self.database.dispose()
+
+    async def _history(self, database: Database, detector: Detector) -> AsyncIterator[StoredResult]:
+        """The stored runs each probe's rules need, oldest first per probe: one burn-rate probe
+        must not make every probe replay six hours."""
+        now = self.clock.now()
+        for horizon, names in sorted(detector.horizons().items()):
+            async for result in replay_results(database, since=now - horizon, probes=names):
+                yield result
 
     def _detector(self, database: Database) -> Detector:
         async def load_silences(since: datetime) -> Sequence[Any]:
@@ -196,6 +206,8 @@ class Runtime:
     def _confirm(self, name: str, request: Confirm) -> None:
         """Confirmation runs after a failure: the first at once, then `every` apart; a request
         during a burst extends it to `runs` more at the same pace."""
+        if self._stopping:
+            return
         bursting = self._confirmations.get(name, 0) > 0
         self._confirmations[name] = request.runs
         if bursting or request.runs <= 0:
@@ -207,7 +219,7 @@ class Runtime:
     async def _confirmation_runs(self, name: str, request: Confirm) -> None:
         probe = self._by_name.get(name)
         try:
-            while probe is not None and self.scheduler is not None:
+            while probe is not None and self.scheduler is not None and not self._stopping:
                 self._confirmations[name] -= 1
                 await self.scheduler.run_now(probe, execute=self._execute_confirmation)
                 if self._confirmations[name] <= 0:

@@ -371,7 +371,8 @@ def test_alert_block_is_validated(tmp_path: Path) -> None:
                 - latency: {percentile: 95, above: 800ms}
                 - burn_rate: {slo: 99.9%}
               recover: {consecutive_successes: 3, min_duration: 2m}
-              quorum: 2
+              quorum: 1
+              flap_window: 15m
         """,
     )
     alert = load_config(path, environ={}).probes[0].alert
@@ -383,7 +384,8 @@ def test_alert_block_is_validated(tmp_path: Path) -> None:
     assert burn.burn_rate is not None and burn.burn_rate.slo == pytest.approx(99.9)
     assert [w.factor for w in burn.burn_rate.windows] == [14.4, 6]
     assert alert.recover.min_duration == timedelta(minutes=2)
-    assert alert.quorum == 2
+    assert alert.quorum == 1
+    assert alert.flap_window == timedelta(minutes=15)
 
 
 def test_alert_trigger_errors(tmp_path: Path) -> None:
@@ -650,3 +652,25 @@ def test_a_step_timeout_longer_than_the_interval(tmp_path: Path) -> None:
     assert only_problem(path).message == (
         "the timeout of step `slow` (1h) is longer than interval (30s): a run must end before the next is due"
     )
+
+
+def test_a_quorum_this_monitor_cannot_reach_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "quorum.yaml"
+    path.write_text(
+        "probes:\n"
+        "  - name: login\n"
+        "    locations: [fra, iad]\n"
+        "    request: {url: 'http://127.0.0.1/'}\n"
+        "    alert: {quorum: 2}\n"
+        "  - name: signup\n"
+        "    request: {url: 'http://127.0.0.1/'}\n"
+        "    alert: {quorum: 3}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert [str(problem) for problem in caught.value.problems] == [
+        f"{path}:5:21: probes[0].alert.quorum: quorum 2 needs runs from 2 locations, but this "
+        "monitor runs every probe from one place (`local`); use quorum 1",
+        f"{path}:6:5: probes[1]: alert.quorum 3 is more than the 1 location(s) the probe runs "
+        "from: no incident could ever open",
+    ]

@@ -321,6 +321,10 @@ def test_run_opens_an_incident_for_a_total_outage_and_resolves_it_on_recovery(
                       json: {email: "${PROBE_EMAIL}", password: "${PROBE_PASSWORD}"}
                     conditions: ["[STATUS] == 200"]
                 alert:
+                  # A short window so the ratio falls back below its threshold within
+                  # seconds of the recovery.
+                  trigger:
+                    - failure_ratio: {above: 0.2, window: 10s, min_samples: 10}
                   confirm: {runs: 3, every: 200ms}
                   recover: {consecutive_successes: 2, min_duration: 1s}
             """
@@ -328,11 +332,11 @@ def test_run_opens_an_incident_for_a_total_outage_and_resolves_it_on_recovery(
     )
     process = Process(monitor_command("run", str(config), "--summary-every", "0s"), env)
     process_reaper.append(process)
-    # The failed scheduled run and two confirmation runs 200 ms apart: no waiting for the
-    # next scheduled runs.
+    # The failed scheduled run and bursts of confirmation runs 200 ms apart fill the window: no
+    # waiting for more scheduled runs.
     process.wait_for_line("FAIL (confirming) login")
     opened = process.wait_for_line("OPENED incident #")
-    assert "login MAJOR: the last 3 runs failed - sign in: [STATUS] (503) == 200" in opened
+    assert "login MAJOR: 100% of 10 runs failed in 10s - sign in: [STATUS] (503) == 200" in opened
     httpx.put(f"{url}/_admin/faults", json={"error_ratio": 0.0}, timeout=5).raise_for_status()
     resolved = process.wait_for_line("RESOLVED incident #")
     assert resolved.endswith("login")

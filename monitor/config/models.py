@@ -367,6 +367,11 @@ class ProbeConfig(Strict):
             raise ValueError(
                 "probe-level `conditions` go with `request`; with `steps`, put them in each step"
             )
+        if self.alert.quorum > len(self.locations):
+            raise ValueError(
+                f"alert.quorum {self.alert.quorum} is more than the {len(self.locations)} "
+                "location(s) the probe runs from: no incident could ever open"
+            )
         timeouts = [("timeout", self.timeout)] + [
             (f"the timeout of step `{step.name}`", step.request.timeout)
             for step in self.effective_steps()

@@ -12,8 +12,8 @@ instance, a restart racing the old process) from opening a duplicate.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections import deque
 from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,6 +39,10 @@ from monitor.storage.records import ResultRecord
 from monitor.storage.repository import StoredResult
 
 log = logging.getLogger(__name__)
+
+# One incident write may take this long before it counts as failed and is retried later: a
+# stalled database must not hold the probe run that happened to decide it.
+WRITE_TIMEOUT_SECONDS = 10.0
 
 
 class Silence(Protocol):
@@ -87,7 +91,8 @@ class Detector:
             for probe in probes
         }
         self._silences: Sequence[Silence] = ()
-        self._pending: deque[tuple[str, Open | RaiseSeverity | Resolve]] = deque()
+        self._pending: list[tuple[str, Open | RaiseSeverity | Resolve]] = []
+        self._flushing = False
         self._open: dict[str, int] = {}  # probe -> id of its open incident
         self._resolved: dict[str, int] = {}  # probe -> id of its last resolved incident
         self._opened = 0
@@ -112,6 +117,15 @@ class Detector:
             + [max(p.horizon, p.recover_after, p.flap_window) for p in policies]
         )
 
+    def horizons(self) -> dict[timedelta, list[str]]:
+        """Probe names by how far back their rebuild needs stored runs."""
+        grouped: dict[timedelta, list[str]] = {}
+        for name, tracker in self.trackers.items():
+            policy = tracker.policy
+            horizon = max(policy.horizon, policy.recover_after, policy.flap_window)
+            grouped.setdefault(horizon, []).append(name)
+        return grouped
+
     def open_incident_id(self, probe: str) -> int | None:
         return self._open.get(probe)
 
@@ -131,6 +145,16 @@ class Detector:
                 sample = Sample.of(result)
                 tracker.observe(sample, suppressed=self._suppression(result.probe, sample.at))
         open_now = {known.probe: known for known in await self.store.open_incidents()}
+        for orphan in open_now.values():
+            if orphan.probe not in self.trackers:
+                # Removed from the config or disabled: nothing will ever resolve it, and the
+                # status page would show the outage forever.
+                await self.store.resolve_incident(
+                    incident_id=orphan.id,
+                    at=now,
+                    detail="the probe is no longer in the config (removed or disabled)",
+                    peak=0.0,
+                )
         for name, tracker in self.trackers.items():
             known = open_now.get(name)
             if known is not None:
@@ -157,10 +181,28 @@ class Detector:
         await self.flush()
 
     async def tick(self) -> None:
-        """The time-driven part: pick up silences added or ended elsewhere (the CLI), retry
-        writes that failed."""
+        """The time-driven part: pick up silences added or ended elsewhere (the CLI) and
+        incidents resolved elsewhere, retry writes that failed."""
         await self.refresh()
         await self.flush()
+        try:
+            await self._pick_up_resolutions()
+        except Exception:
+            log.warning("could not read open incidents", exc_info=True)
+
+    async def _pick_up_resolutions(self) -> None:
+        """An incident this detector holds open but the database says is resolved (by a
+        person, or by another instance): the probe is up again here too, so that a failure
+        from now on is a new incident (or re-opens that one within the flap window)."""
+        if not self._open or self._pending:
+            return  # with writes queued, the database is behind this detector, not ahead
+        still_open = {known.id for known in await self.store.open_incidents()}
+        now = self.clock.now()
+        for probe, incident_id in list(self._open.items()):
+            if incident_id not in still_open:
+                del self._open[probe]
+                self._resolved[probe] = incident_id
+                self.trackers[probe].resolved_elsewhere(now)
 
     async def refresh(self) -> None:
         try:
@@ -197,20 +239,38 @@ class Detector:
                 self._pending.append((probe, decision))
 
     async def flush(self) -> None:
-        while self._pending:
-            probe, decision = self._pending[0]
-            try:
-                await self._apply(probe, decision)
-            except Exception:
-                self._failed_writes += 1
-                log.warning(
-                    "could not write the incident change for %s (%s); retrying on the next run",
-                    probe,
-                    type(decision).__name__,
-                    exc_info=True,
-                )
-                return
-            self._pending.popleft()
+        """Write the queued incident changes, in order for each probe. Many runs end at once
+        and each calls this: one of them writes, the others return and leave their changes to
+        it. A probe whose write fails keeps its changes queued (in order) for the next flush;
+        other probes' changes still go through."""
+        if self._flushing:
+            return
+        self._flushing = True
+        try:
+            blocked: set[str] = set()
+            index = 0
+            while index < len(self._pending):
+                probe, decision = self._pending[index]
+                if probe in blocked:
+                    index += 1
+                    continue
+                try:
+                    await asyncio.wait_for(self._apply(probe, decision), WRITE_TIMEOUT_SECONDS)
+                except Exception:
+                    blocked.add(probe)
+                    self._failed_writes += 1
+                    log.warning(
+                        "could not write the incident change for %s (%s); retrying later",
+                        probe,
+                        type(decision).__name__,
+                        exc_info=True,
+                    )
+                    index += 1
+                    continue
+                # Changes queued meanwhile went to the end: the one written is still at `index`.
+                del self._pending[index]
+        finally:
+            self._flushing = False
 
     async def _apply(self, probe: str, decision: Open | RaiseSeverity | Resolve) -> None:
         if isinstance(decision, Open):
@@ -246,7 +306,11 @@ class Detector:
         previous = self._resolved.get(probe)
         if decision.reopen and previous is not None:
             incident_id, changed = await self.store.reopen_incident(
-                incident_id=previous, at=decision.at, figures=decision.finding.figures
+                incident_id=previous,
+                at=decision.at,
+                figures=decision.finding.figures,
+                severity=decision.severity,
+                rule=decision.finding.rule,
             )
             verb = "REOPENED" if changed else "continues"
         else:

@@ -94,10 +94,14 @@ class ConsecutiveFailures:
 
     @property
     def min_runs(self) -> int:
-        return self.count
+        # Enough history to find `count` scheduled runs among the confirmation runs between
+        # them (at most 20 per episode, plus a recovery burst).
+        return self.count * 30
 
     def evaluate(self, runs: Sequence[Sample], now: datetime) -> Finding | None:
-        recent = [run for run in runs if run.at <= now][-self.count :]
+        # Scheduled runs only, as in Gatus ("N checks in a row"): confirmation runs 5 s apart
+        # would turn a 10-second hiccup into "3 consecutive failures".
+        recent = [run for run in runs if run.at <= now and not run.confirmation][-self.count :]
         if len(recent) < self.count or any(run.ok for run in recent):
             return None
         return Finding(self.description, f"the last {self.count} runs failed", "availability")

@@ -38,7 +38,7 @@ class IncidentStore(Protocol):
         ...
 
     async def reopen_incident(
-        self, *, incident_id: int, at: datetime, figures: str
+        self, *, incident_id: int, at: datetime, figures: str, severity: str, rule: str
     ) -> tuple[int, bool]: ...
 
     async def raise_severity(
@@ -84,10 +84,15 @@ class DatabaseIncidents:
         return opened.incident.id, opened.created
 
     async def reopen_incident(
-        self, *, incident_id: int, at: datetime, figures: str
+        self, *, incident_id: int, at: datetime, figures: str, severity: str, rule: str
     ) -> tuple[int, bool]:
         opened = await db_incidents.reopen_incident(
-            self.database, incident_id=incident_id, at=at, figures=figures
+            self.database,
+            incident_id=incident_id,
+            at=at,
+            figures=figures,
+            severity=severity,  # type: ignore[arg-type]
+            rule=rule,
         )
         return opened.incident.id, opened.created
 
@@ -183,13 +188,16 @@ class MemoryIncidents:
         return incident.id, True
 
     async def reopen_incident(
-        self, *, incident_id: int, at: datetime, figures: str
+        self, *, incident_id: int, at: datetime, figures: str, severity: str, rule: str
     ) -> tuple[int, bool]:
         incident = self._get(incident_id)
         if incident.resolved_at is None:
             return incident.id, False
         incident.resolved_at = None
         incident.reopened += 1
+        incident.severity = severity
+        incident.rule = rule
+        incident.severities.append((at, severity))
         return incident.id, True
 
     async def raise_severity(

@@ -8,12 +8,16 @@ runs replayed (a restart, a backtest) give the same decisions.
   A failed run while the probe is up asks for confirmation runs; every further failure asks again,
   so a partial outage is sampled every few seconds until it is recognised, and a lone blip is
   followed by passing runs that show it was one.
-- Severity: `major` when every run of every location since its first failure in the last 5
-  minutes failed, `partial` when some passed, `degraded` when only a latency rule fires. It only
+- Opening needs the trouble to be current: an availability rule counts for a location only while
+  one of its last 5 runs failed. Runs made during maintenance or a silence are forgotten when it
+  ends.
+- Severity: `major` when every reporting location is in a streak of failed runs (10 runs, or 3
+  spanning 5 minutes), `partial` otherwise, `degraded` when only a latency rule fires. It only
   rises during an incident.
 - Recovery (hysteresis): a location is clear when its last `consecutive_successes` runs passed,
-  its last failure is at least `min_duration` old and no rule fires there; the incident resolves
-  when fewer than `quorum` locations are not clear.
+  its last failure is at least `min_duration` old and no rule fires there; when fewer than
+  `quorum` locations are not clear, confirmation runs are asked for and the incident resolves
+  after `confirm.runs` more runs if it still looks recovered.
 - Flapping: failing again within `flap_window` of a resolution re-opens that incident.
 """
 
@@ -42,6 +46,9 @@ SEVERITY_ORDER: tuple[Severity, ...] = ("degraded", "partial", "major")
 # The recent past that decides severity and the peak failure ratio shown with an incident.
 SEVERITY_WINDOW = timedelta(minutes=5)
 MAJOR_MIN_RUNS = 3
+MAJOR_STREAK_RUNS = 10
+# An availability rule opens an incident only while one of the location's last runs failed.
+CURRENT_RUNS = 5
 # Confirmation runs per trouble, in bursts of `confirm.runs`: enough to tell a partial outage
 # from a blip, bounded for a failure that stays below every threshold.
 MAX_BURSTS = 4
@@ -143,6 +150,8 @@ class ProbeTracker:
         self._first_failure: Sample | None = None  # of the current trouble, for `cause`
         self._confirmation_runs = 0  # seen since the current trouble began
         self._last_confirmation: datetime | None = None
+        self._suppressed_until: datetime | None = None  # the last run made while suppressed
+        self._recovery_from: datetime | None = None  # when the probe first looked recovered
         self._held = False  # a Suppressed was reported and the rule still fires
         self._now: datetime | None = None
 
@@ -157,17 +166,48 @@ class ProbeTracker:
         self.severity = severity
         self.opened_at = opened_at
 
+    def resolved_elsewhere(self, at: datetime) -> None:
+        """Its incident was resolved outside this tracker (a person, another instance)."""
+        if self.status == "failing":
+            self.status = "up"
+            self.resolved_at = at
+            self.severity = None
+            self.finding = None
+            self.opened_at = None
+            self.peak = 0.0
+            self._new_trouble()
+
     def note_resolved(self, at: datetime) -> None:
         self.resolved_at = at if self.resolved_at is None else max(self.resolved_at, at)
 
     def observe(self, run: Sample, *, suppressed: str | None = None) -> list[Decision]:
+        if self.status == "up":
+            if suppressed is not None:
+                self._suppressed_until = run.at
+            elif self._suppressed_until is not None:
+                self._forget_until(self._suppressed_until)
         self._add(run)
         now = self._now
         assert now is not None
         findings = self._findings(now)
         if self.status == "up":
             return self._while_up(run, now, findings, suppressed)
-        return self._while_failing(now, findings)
+        return self._while_failing(run, now, findings)
+
+    def _forget_until(self, moment: datetime) -> None:
+        """Forget the runs made during maintenance or a silence once it is over: failures
+        there opened nothing then and must not open an incident the moment it ends when the
+        probe is healthy again. A probe still failing gets its incident from new runs."""
+        for location, runs in self._runs.items():
+            kept = deque(run for run in runs if run.at > moment)
+            self._runs[location] = kept
+            failures = [run.at for run in kept if not run.ok]
+            if failures:
+                self._last_failure[location] = failures[-1]
+            else:
+                self._last_failure.pop(location, None)
+        self._new_trouble()
+        self._suppressed_until = None
 
     def open_now(self) -> Open | None:
         """The Open this state calls for when no incident is open for it (a rebuilt state that
@@ -218,6 +258,13 @@ class ProbeTracker:
     def _while_up(
         self, run: Sample, now: datetime, findings: dict[str, Finding], suppressed: str | None
     ) -> list[Decision]:
+        # An outage opens while it is happening: a ratio still above its threshold a minute
+        # after a 10-second hiccup (3 failed runs among 10 dense confirmation runs) is history.
+        findings = {
+            location: finding
+            for location, finding in findings.items()
+            if finding.kind == "latency" or self._failing_now(location)
+        }
         if len(findings) >= self.policy.quorum:
             finding = _strongest(findings.values())
             if suppressed is not None:
@@ -257,7 +304,9 @@ class ProbeTracker:
             decisions.append(Confirm(self.policy.confirm_runs, self.policy.confirm_every))
         return decisions
 
-    def _while_failing(self, now: datetime, findings: dict[str, Finding]) -> list[Decision]:
+    def _while_failing(
+        self, run: Sample, now: datetime, findings: dict[str, Finding]
+    ) -> list[Decision]:
         decisions: list[Decision] = []
         self.peak = max(self.peak, self._failure_ratio(now))
         if findings:
@@ -269,25 +318,49 @@ class ProbeTracker:
                     RaiseSeverity(at=now, severity=severity, figures=self.finding.figures)
                 )
         not_clear = sum(1 for location in self._runs if not self._clear(location, now, findings))
-        if not_clear < self.policy.quorum:
-            self.status = "up"
-            self.resolved_at = now
-            self._new_trouble()
-            detail = (
-                f"{self.policy.recover_successes} runs in a row passed and none failed for "
-                f"{format_duration(self.policy.recover_after)}"
-            )
-            decisions.append(Resolve(at=now, detail=detail, peak=self.peak))
-            self.severity = None
-            self.finding = None
-            self.opened_at = None
-            self.peak = 0.0
+        if not_clear >= self.policy.quorum:
+            self._recovery_from = None
+            return decisions
+        if self._recovery_from is None and self.policy.confirm_runs > 0:
+            # Looks recovered: confirm it as a failure is confirmed. At 30% failures, 10 quiet
+            # minutes at 30 s happen by chance about once in 1,000 runs; 5 more passing runs
+            # make it about 6 times rarer, for 25 s more before "resolved".
+            self._recovery_from = now
+            decisions.append(Confirm(self.policy.confirm_runs, self.policy.confirm_every))
+            return decisions
+        if self._recovery_from is not None and self._runs_since(self._recovery_from) < (
+            self.policy.confirm_runs
+        ):
+            return decisions
+        self.status = "up"
+        self.resolved_at = now
+        self._new_trouble()
+        detail = (
+            f"{self.policy.recover_successes} runs in a row passed and none failed for "
+            f"{format_duration(self.policy.recover_after)}"
+        )
+        decisions.append(Resolve(at=now, detail=detail, peak=self.peak))
+        self.severity = None
+        self.finding = None
+        self.opened_at = None
+        self.peak = 0.0
         return decisions
+
+    def _runs_since(self, moment: datetime) -> int:
+        """Runs (not samples: a run of several locations counts once) after `moment`."""
+        return len({run.at for runs in self._runs.values() for run in runs if run.at > moment})
+
+    def _failing_now(self, location: str) -> bool:
+        """One of the location's last 5 runs failed: a 10-second hiccup (3 failed runs, then
+        passing ones) is over by the time a ratio could count it."""
+        runs = self._runs[location]
+        return any(not runs[-index].ok for index in range(1, min(CURRENT_RUNS, len(runs)) + 1))
 
     def _new_trouble(self) -> None:
         """The probe is clear: the next failure starts new trouble."""
         self._first_failure = None
         self._confirmation_runs = 0
+        self._recovery_from = None
 
     def _clear(self, location: str, now: datetime, findings: dict[str, Finding]) -> bool:
         if location in findings:
@@ -318,17 +391,17 @@ class ProbeTracker:
         return "partial"
 
     def _all_failing(self, location: str, now: datetime) -> bool:
-        """No run passed since this outage's first failure, or for the last 5 minutes (an
-        outage that began partial and became total). A partial outage's runs pass now and
-        then; at 30% failures, 5 minutes of nothing but failures (10+ runs) almost never
-        happens by chance."""
-        runs = self._runs[location]
-        if self._first_failure is not None:
-            since = [run for run in runs if run.at >= self._first_failure.at]
-            if since and not any(run.ok for run in since):
-                return True
-        recent = self._recent(location, now)
-        return len(recent) >= MAJOR_MIN_RUNS and not any(run.ok for run in recent)
+        """The location's runs fail without exception: its newest failure streak holds at
+        least 10 runs, or at least 3 spanning 5 minutes. A partial outage's runs pass now and
+        then: at 30% failures a streak of 10 comes about once in 170,000 runs."""
+        streak: list[Sample] = []
+        for run in reversed(self._runs[location]):
+            if run.ok:
+                break
+            streak.append(run)
+        if len(streak) >= MAJOR_STREAK_RUNS:
+            return True
+        return len(streak) >= MAJOR_MIN_RUNS and streak[0].at - streak[-1].at >= SEVERITY_WINDOW
 
     def _failure_ratio(self, now: datetime) -> float:
         recent = [run for location in self._runs for run in self._recent(location, now)]

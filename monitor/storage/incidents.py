@@ -207,9 +207,18 @@ async def open_incident(
     raise AssertionError("unreachable")
 
 
-async def reopen_incident(db: Database, *, incident_id: int, at: datetime, figures: str) -> Opened:
+async def reopen_incident(
+    db: Database,
+    *,
+    incident_id: int,
+    at: datetime,
+    figures: str,
+    severity: Severity | None = None,
+    rule: str | None = None,
+) -> Opened:
     """Reopen a resolved incident: triggered again, no longer acknowledged, reopen_count + 1,
-    the new figures, a 'reopened' event. Nothing changes (`created=False`) when it is open
+    the new figures (and severity and rule when given: this failure may be worse or of
+    another kind than the last), a 'reopened' event. Nothing changes (`created=False`) when it is open
     already (returned as it is) or when its probe has another open incident meanwhile (that one
     is returned; this one stays resolved). UnknownIncident if there is no such incident."""
     for attempt in range(_ATTEMPTS):
@@ -226,13 +235,16 @@ async def reopen_incident(db: Database, *, incident_id: int, at: datetime, figur
                             acknowledged_by=None,
                             reopen_count=Incident.reopen_count + 1,
                             figures=figures,
+                            **({"severity": severity} if severity is not None else {}),
+                            **({"rule": rule} if rule is not None else {}),
                         )
                         .returning(Incident.id)
                     )
                 ).scalar_one_or_none()
                 if reopened is not None:
+                    detail = f"{severity}: {figures}" if severity is not None else figures
                     await _add_event(
-                        session, incident_id=incident_id, at=at, kind="reopened", detail=figures
+                        session, incident_id=incident_id, at=at, kind="reopened", detail=detail
                     )
                 current = await _get(session, incident_id)
             if current is None:
