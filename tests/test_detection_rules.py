@@ -20,6 +20,7 @@ from monitor.detection.rules import (
     rules_of,
 )
 from monitor.detection.samples import Sample
+from monitor.detection.status import component_status, group_statuses
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -165,3 +166,24 @@ def test_defaults_and_config_order() -> None:
 )
 def test_percent(ratio: float, text: str) -> None:
     assert percent(ratio) == text
+
+
+def test_a_component_shows_its_worst_open_incident() -> None:
+    statuses = group_statuses(
+        ["api", "web", "billing", "search"],
+        [("api", "degraded"), ("api", "partial"), ("web", "degraded"), ("billing", "major")],
+    )
+    assert statuses == {
+        "api": "partial_outage",
+        "web": "degraded",
+        "billing": "major_outage",
+        "search": "operational",
+    }
+    # The worst wins whatever the order; no incident at all is operational.
+    assert component_status(["major", "degraded", "partial"]) == "major_outage"
+    assert component_status([]) == "operational"
+
+
+def test_an_open_incident_of_a_group_not_listed_still_shows() -> None:
+    # A group renamed in the config while its incident is open must not vanish from the page.
+    assert group_statuses([], [("old-name", "major")]) == {"old-name": "major_outage"}
