@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from monitor.config.env import Substitution, substitute
 from monitor.config.errors import ConfigError, ConfigProblem, format_path
 from monitor.config.models import Defaults, MonitorConfig, ProbeConfig
+from monitor.config.oncall_checks import check_oncall
 from monitor.config.template_check import template_problems
 from monitor.config.yaml_source import Location, PathKey, SourceMap, YamlSyntaxError, read_yaml_file
 from monitor.probing.redaction import Redactor
@@ -114,6 +115,8 @@ def load_config(path: Path | str, environ: Mapping[str, str] | None = None) -> L
             merged.data.get("maintenance"), merged.data.get("probes"), merged.source_map, display
         )
     )
+    if config is not None:
+        problems.extend(check_oncall(config, merged.source_map, display))
     if problems:
         # Messages quote values, and values may come from the environment: show `${NAME}` instead.
         redact = Redactor(substitution.used)

@@ -3,18 +3,14 @@ checked before a probe runs (conditions parse, templates compile, extracted name
 
 from __future__ import annotations
 
-import difflib
 import re
 from datetime import time, timedelta
-from functools import cache, cached_property
+from functools import cached_property
 from typing import Annotated, Any, Literal, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PlainSerializer,
     PlainValidator,
@@ -24,10 +20,26 @@ from pydantic import (
 )
 
 from monitor.config.durations import Duration, format_duration
+from monitor.config.fields import (
+    NAME_PATTERN,
+    Count,
+    Percentage,
+    PositiveDuration,
+    Ratio,
+    Strict,
+    Text,
+    TimeZoneName,
+)
+from monitor.config.oncall import (
+    ChannelsConfig,
+    MessagesConfig,
+    PersonConfig,
+    PolicyConfig,
+    ScheduleConfig,
+)
 from monitor.probing.conditions import Condition, ConditionSyntaxError, is_placeholder
 from monitor.probing.templating import HELPERS, strings_in
 
-NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _COOKIE_SOURCE = re.compile(r"^\[COOKIES\]\.([^\s]+)$")
 DEFAULT_CONDITIONS = ("[STATUS] < 400",)
@@ -54,77 +66,6 @@ ConditionField = Annotated[
         {"type": "string", "description": "Gatus-style condition", "examples": ["[STATUS] == 200"]}
     ),
 ]
-
-
-def _scalar_text(value: Any) -> Any:
-    # `page: 1` or `X-Debug: true` in YAML are meant as text, not as type errors.
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return value
-
-
-Text = Annotated[
-    str,
-    BeforeValidator(_scalar_text),
-    WithJsonSchema({"type": ["string", "number", "boolean"]}),
-]
-
-
-def _no_bool(value: Any) -> Any:
-    # YAML's `true` would otherwise pass as 1.
-    if isinstance(value, bool):
-        raise ValueError("expected a whole number, not true/false")
-    return value
-
-
-Count = Annotated[int, BeforeValidator(_no_bool)]
-
-
-def _positive(value: timedelta) -> timedelta:
-    if value <= timedelta(0):
-        raise ValueError("must be longer than 0s")
-    return value
-
-
-PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
-
-_PERCENT_PATTERN = r"^\s*\d+(\.\d+)?\s*%\s*$"
-
-
-def _percent_as_ratio(value: Any) -> Any:
-    if isinstance(value, str) and value.strip().endswith("%"):
-        return float(value.strip()[:-1]) / 100
-    return _no_bool(value)
-
-
-def _percent_as_number(value: Any) -> Any:
-    if isinstance(value, str) and value.strip().endswith("%"):
-        return float(value.strip()[:-1])
-    return _no_bool(value)
-
-
-# `0.2` or `20%`.
-Ratio = Annotated[
-    float,
-    BeforeValidator(_percent_as_ratio),
-    WithJsonSchema(
-        {"anyOf": [{"type": "number"}, {"type": "string", "pattern": _PERCENT_PATTERN}]}
-    ),
-]
-# `99.9` or `99.9%`.
-Percentage = Annotated[
-    float,
-    BeforeValidator(_percent_as_number),
-    WithJsonSchema(
-        {"anyOf": [{"type": "number"}, {"type": "string", "pattern": _PERCENT_PATTERN}]}
-    ),
-]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -317,6 +258,9 @@ class Defaults(Strict):
     interval: PositiveDuration = timedelta(seconds=30)
     timeout: PositiveDuration = timedelta(seconds=10)
     locations: list[str] = Field(default_factory=lambda: ["local"], min_length=1)
+    policy: str | None = Field(
+        default=None, description="escalation policy of probes whose `alert:` names none"
+    )
 
 
 class ProbeConfig(Strict):
@@ -510,56 +454,6 @@ def _at_most_a_week(value: timedelta) -> timedelta:
 MaintenanceDuration = Annotated[PositiveDuration, AfterValidator(_at_most_a_week)]
 
 
-@cache
-def _zone_names() -> dict[str, str]:
-    # Lower-case name -> IANA name: `europe/berlin` should still suggest `Europe/Berlin`.
-    # Read only when a name is wrong: listing the database walks every file in it.
-    return {name.lower(): name for name in available_timezones()}
-
-
-def _close_zones(typed: str, names: dict[str, str]) -> list[str]:
-    """The best few matches: `Europe/Berln` suggests Berlin, not also Dublin and Belfast."""
-    if typed in names:
-        return [names[typed]]  # only the case was wrong
-    scored = sorted(
-        ((difflib.SequenceMatcher(None, typed, lower).ratio(), lower) for lower in names),
-        reverse=True,
-    )
-    best = scored[0][0] if scored else 0.0
-    return [names[lower] for ratio, lower in scored[:3] if ratio >= max(0.6, best - 0.05)]
-
-
-def _check_zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        pass
-    else:
-        return value
-    names = _zone_names()
-    if not names:
-        raise ValueError(
-            f"unknown time zone {value!r}: no time zone database found (install tzdata)"
-        )
-    close = _close_zones(value.lower(), names)
-    if close:
-        quoted = [repr(name) for name in close]
-        options = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
-        raise ValueError(f"unknown time zone {value!r} (did you mean {options}?)")
-    raise ValueError(
-        f"unknown time zone {value!r}: use an IANA name such as Europe/Berlin or America/New_York"
-    )
-
-
-TimeZoneName = Annotated[
-    str,
-    AfterValidator(_check_zone),
-    WithJsonSchema(
-        {"type": "string", "description": "IANA time zone", "examples": ["Europe/Berlin"]}
-    ),
-]
-
-
 class MaintenanceConfig(Strict):
     """A weekly window in which failures of its probes open no incident and page nobody."""
 
@@ -585,3 +479,19 @@ class MonitorConfig(Strict):
     defaults: Defaults = Field(default_factory=Defaults)
     probes: list[ProbeConfig] = Field(default_factory=list)
     maintenance: list[MaintenanceConfig] = Field(default_factory=list)
+    people: list[PersonConfig] = Field(default_factory=list)
+    schedules: list[ScheduleConfig] = Field(default_factory=list)
+    policies: list[PolicyConfig] = Field(default_factory=list)
+    messages: MessagesConfig = Field(default_factory=MessagesConfig)
+    channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
+
+    def policy_of(self, probe: ProbeConfig) -> PolicyConfig | None:
+        """The policy that pages for this probe: its own, else the default; None pages nobody."""
+        name = probe.alert.policy or self.defaults.policy
+        return next((policy for policy in self.policies if policy.name == name), None)
+
+    def person(self, person_id: str) -> PersonConfig | None:
+        return next((person for person in self.people if person.id == person_id), None)
+
+    def schedule(self, name: str) -> ScheduleConfig | None:
+        return next((schedule for schedule in self.schedules if schedule.name == name), None)
