@@ -53,9 +53,9 @@ def test_help_lists_every_command() -> None:
 
 
 def test_validate_ok() -> None:
-    result = monitor("validate", "examples/probes.yaml", env=example_env("http://127.0.0.1:9"))
+    result = monitor("validate", "examples/", env=example_env("http://127.0.0.1:9"))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip() == "ok: 3 probes, 10 steps in 1 file"
+    assert result.stdout.strip() == "ok: 3 probes, 10 steps in 2 files"
 
 
 def test_validate_reports_five_mistakes_with_locations(tmp_path: Path) -> None:
@@ -100,7 +100,7 @@ def test_validate_reports_five_mistakes_with_locations(tmp_path: Path) -> None:
 
 
 def test_probe_prints_each_step_and_exits_0(demo_api_url: str) -> None:
-    result = monitor("probe", "examples/probes.yaml", env=example_env(demo_api_url))
+    result = monitor("probe", "examples/", env=example_env(demo_api_url))
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"^PASS  login  \d+ ms$", result.stdout, re.MULTILINE)
     assert re.search(
@@ -113,7 +113,7 @@ def test_probe_failure_shows_resolved_conditions_and_exits_1(
     demo_api_factory: DemoApiFactory,
 ) -> None:
     url = demo_api_factory(DemoSettings(disk_full=True))
-    result = monitor("probe", "examples/probes.yaml", "--name", "sharing", env=example_env(url))
+    result = monitor("probe", "examples/", "--name", "sharing", env=example_env(url))
     assert result.returncode == 1
     assert "FAIL  sharing" in result.stdout
     assert re.search(r"^  FAIL  create share\s+507", result.stdout, re.MULTILINE)
@@ -124,7 +124,7 @@ def test_probe_failure_shows_resolved_conditions_and_exits_1(
 def test_probe_json_shape(demo_api_url: str) -> None:
     result = monitor(
         "probe",
-        "examples/probes.yaml",
+        "examples/",
         "-n",
         "login",
         "-n",
@@ -149,9 +149,7 @@ def test_probe_json_shape(demo_api_url: str) -> None:
 
 
 def test_probe_connection_refused_is_a_failure_not_a_crash() -> None:
-    result = monitor(
-        "probe", "examples/probes.yaml", "-n", "login", env=example_env("http://127.0.0.1:1")
-    )
+    result = monitor("probe", "examples/", "-n", "login", env=example_env("http://127.0.0.1:1"))
     assert result.returncode == 1
     assert "error (connect_refused): connection refused by 127.0.0.1:1" in result.stdout
 
@@ -168,9 +166,7 @@ def test_probe_config_error_exits_2(tmp_path: Path) -> None:
 
 
 def test_probe_unknown_name_exits_2() -> None:
-    result = monitor(
-        "probe", "examples/probes.yaml", "-n", "nope", env=example_env("http://127.0.0.1:9")
-    )
+    result = monitor("probe", "examples/", "-n", "nope", env=example_env("http://127.0.0.1:9"))
     assert result.returncode == 2
     assert "no probe named 'nope' (known: login, signup, sharing)" in result.stderr
 
@@ -180,7 +176,16 @@ def test_schema_describes_the_config() -> None:
     assert result.returncode == 0
     schema = json.loads(result.stdout)
     assert schema["$schema"].startswith("https://json-schema.org/")
-    assert set(schema["properties"]) == {"defaults", "probes", "maintenance"}
+    assert set(schema["properties"]) == {
+        "defaults",
+        "probes",
+        "maintenance",
+        "people",
+        "schedules",
+        "policies",
+        "messages",
+        "channels",
+    }
     probe = schema["$defs"]["ProbeConfig"]
     assert {"name", "interval", "steps", "request", "alert"} <= set(probe["properties"])
     assert probe["additionalProperties"] is False

@@ -373,6 +373,10 @@ def test_alert_block_is_validated(tmp_path: Path) -> None:
               recover: {consecutive_successes: 3, min_duration: 2m}
               quorum: 1
               flap_window: 15m
+        policies:
+          - {name: api-critical, levels: [{notify: [{person: alice}]}]}
+        people:
+          - {id: alice, name: Alice, phone: "+4915110000001"}
         """,
     )
     alert = load_config(path, environ={}).probes[0].alert

@@ -20,7 +20,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 def example_config(api_base: str) -> LoadedConfig:
     environ = {"API_BASE": api_base, "PROBE_EMAIL": DEMO_EMAIL, "PROBE_PASSWORD": DEMO_PASSWORD}
-    return load_config(EXAMPLES / "probes.yaml", environ=environ)
+    return load_config(EXAMPLES, environ=environ)
 
 
 async def run_examples(api_base: str) -> dict[str, RunResult]:
