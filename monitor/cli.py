@@ -13,7 +13,10 @@ from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
+from rich import box
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.clock import SystemClock
@@ -28,6 +31,7 @@ from monitor.demo import (
 )
 from monitor.detection.backtest import BacktestReport, backtest
 from monitor.detection.maintenance import MaintenanceWindow
+from monitor.oncall import ScheduleStatus, config_warnings, schedule_status
 from monitor.probing.flow import RunResult, run_probe
 from monitor.report import print_results, print_run, result_json
 from monitor.report_incidents import (
@@ -42,6 +46,7 @@ from monitor.report_incidents import (
     silence_state,
     silenced,
     stamp,
+    table_time,
 )
 from monitor.runtime import Runtime, RuntimeOptions, serve
 from monitor.settings import Settings
@@ -100,6 +105,10 @@ def validate(path: ConfigPath) -> None:
         f"in {files} file{'s' if files != 1 else ''}",
         markup=False,
     )
+    # On stderr, after the verdict: they never make a config invalid, and stdout stays one line.
+    err = Console(stderr=True, highlight=False)
+    for warning in config_warnings(loaded.config, now=SystemClock().now()):
+        err.print(f"warning: {warning}", markup=False, soft_wrap=True)
 
 
 @app.command()
@@ -624,6 +633,93 @@ def backtest_command(
         sys.stdout.write(json.dumps(report.to_json()) + "\n")
         return
     print_backtest(Console(highlight=False), report)
+
+
+OptionalConfigPath = Annotated[
+    Path | None,
+    typer.Argument(
+        envvar="MONITOR_CONFIG",
+        show_default=False,
+        help="A YAML file, or a directory of them (merged).",
+    ),
+]
+
+
+@app.command()
+def oncall(
+    path: OptionalConfigPath = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            help="The moment to ask about, with a zone: 2026-12-01T02:00Z (default: now)."
+        ),
+    ] = None,
+    schedule: Annotated[
+        str | None, typer.Option("--schedule", "-s", help="Only this schedule.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per schedule.")] = False,
+) -> None:
+    """Who is on call in each schedule, and the next 3 handoffs."""
+    err = Console(stderr=True, highlight=False)
+    if path is None:
+        _fail(err, "give a config PATH, or set MONITOR_CONFIG to one")
+    loaded = _load_or_exit(path, err)
+    config = loaded.config
+    moment = SystemClock().now() if at is None else _instant_or_exit(at, option="--at", err=err)
+    selected = config.schedules
+    if schedule is not None:
+        found = config.schedule(schedule)
+        if found is None:
+            known = ", ".join(s.name for s in config.schedules) or "none"
+            _fail(err, f"no schedule `{schedule}` in {path} (defined: {known})")
+        selected = [found]
+    statuses = [schedule_status(s, at=moment) for s in selected]
+    names = {person.id: person.name for person in config.people}
+    if as_json:
+        for status in statuses:
+            sys.stdout.write(json.dumps(status.to_json(names)) + "\n")
+        return
+    _print_oncall(Console(highlight=False), statuses, names, at=moment, path=path)
+
+
+def _print_oncall(
+    console: Console,
+    statuses: list[ScheduleStatus],
+    names: Mapping[str, str],
+    *,
+    at: datetime,
+    path: Path,
+) -> None:
+    if not statuses:
+        console.print(f"no schedules in {path}", markup=False)
+        return
+
+    def who(person: str | None) -> Text:
+        if person is None:
+            return Text("nobody", style="bold red")
+        return Text(f"{names.get(person, person)} ({person})")
+
+    now = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column in ("schedule", "time zone", f"on call at {table_time(at)} (UTC)", "source"):
+        now.add_column(column)
+    for status in statuses:
+        now.add_row(status.schedule, status.timezone, who(status.person), status.source or "")
+    console.print(now)
+    console.print()
+    upcoming = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column in ("schedule", "handoff (UTC)", "from", "to"):
+        upcoming.add_column(column)
+    for status in statuses:
+        if not status.handoffs:
+            upcoming.add_row(status.schedule, "none within a year", "", "")
+        for handoff in status.handoffs:
+            upcoming.add_row(
+                status.schedule,
+                table_time(handoff.at),
+                who(handoff.from_person),
+                who(handoff.to_person),
+            )
+    console.print(upcoming)
 
 
 db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from monitor.config.durations import format_duration
 from monitor.detection.backtest import BacktestIncident, BacktestReport
+from monitor.storage.escalation import PageView
 from monitor.storage.incidents import IncidentEvent, IncidentRow
 from monitor.storage.silences import SilenceRow
 
@@ -123,8 +124,59 @@ def print_incidents(
     console.print(f"{_plural(len(rows), 'incident')}, {still_open} open", markup=False)
 
 
+def page_json(page: PageView) -> dict[str, Any]:
+    return {
+        "id": page.id,
+        "kind": page.kind,
+        "cycle": page.cycle,
+        "level": None if page.level < 0 else page.level + 1,
+        "person": page.person,
+        "channel": page.channel,
+        "status": page.status,
+        "attempts": page.attempts,
+        "created_at": page.created_at.isoformat(),
+        "sent_at": None if page.sent_at is None else page.sent_at.isoformat(),
+        "provider_id": page.provider_id,
+        "error": page.error,
+    }
+
+
+def print_pages(console: Console, pages: Sequence[PageView]) -> None:
+    """Who was paged how and when: one row per message, in the order they were written."""
+    if not pages:
+        console.print("nobody was paged", markup=False)
+        return
+    table = _table(
+        ("written (UTC)", "left"),
+        ("level", "right"),
+        ("person", "left"),
+        ("channel", "left"),
+        ("status", "left"),
+        ("sent (UTC)", "left"),
+        ("tries", "right"),
+        ("error", "left"),
+    )
+    for page in pages:
+        table.add_row(
+            table_time(page.created_at),
+            "resolved" if page.kind == "resolved" else str(page.level + 1),
+            page.person,
+            page.channel,
+            page.status,
+            "-" if page.sent_at is None else table_time(page.sent_at),
+            str(page.attempts),
+            page.error or "",
+        )
+    console.print(table)
+
+
 def print_incident(
-    console: Console, row: IncidentRow, events: Sequence[IncidentEvent], *, now: datetime
+    console: Console,
+    row: IncidentRow,
+    events: Sequence[IncidentEvent],
+    *,
+    now: datetime,
+    pages: Sequence[PageView] = (),
 ) -> None:
     """One incident's fields, then its timeline, oldest event first."""
     group = f" (group {row.group})" if row.group != row.probe else ""
@@ -156,6 +208,8 @@ def print_incident(
     for event in events:
         table.add_row(table_time(event.at), event.kind, event.detail)
     console.print(table)
+    console.print()
+    print_pages(console, pages)
 
 
 # --- silences -------------------------------------------------------------------------------------

@@ -19,12 +19,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from monitor.channels.registry import channels_for
 from monitor.clock import Clock
 from monitor.config import LoadedConfig, ProbeConfig
 from monitor.detection.detector import Detector
 from monitor.detection.maintenance import MaintenanceWindow
 from monitor.detection.store import DatabaseIncidents
 from monitor.detection.tracker import Confirm
+from monitor.escalation.engine import Engine
+from monitor.oncall import on_call
 from monitor.probing.flow import RunResult
 from monitor.probing.runner import run_with_deadline
 from monitor.probing.scheduler import ProbeScheduler, run_deadline
@@ -40,6 +43,7 @@ log = logging.getLogger(__name__)
 # Each stage gets part of the 10 s an orchestrator waits after SIGTERM before it kills.
 SCHEDULER_STOP_TIMEOUT = 5.0
 RECORDER_STOP_TIMEOUT = 4.0
+ENGINE_STOP_TIMEOUT = 2.0
 # How often the detector picks up silences set from the command line and retries failed writes.
 DETECTOR_TICK_SECONDS = 5.0
 
@@ -77,6 +81,9 @@ class Runtime:
         self.recorder: Recorder | None = None
         self.scheduler: ProbeScheduler | None = None
         self.detector: Detector | None = None
+        self.engine: Engine | None = None
+        self._engine_task: asyncio.Task[None] | None = None
+        self._engine_stop = asyncio.Event()
         self._summary_task: asyncio.Task[None] | None = None
         self._tick_task: asyncio.Task[None] | None = None
         self._by_name = {probe.name: probe for probe in self.probes}
@@ -101,6 +108,13 @@ class Runtime:
         await self.recorder.start()
         self.detector = self._detector(self.database)
         await self.detector.rebuild(self._history(self.database, self.detector))
+        self.engine = Engine(
+            self.database,
+            config=lambda: self.loaded.config,
+            channels=channels_for(self.loaded.config.channels),
+            clock=self.clock,
+            on_call=on_call,
+        )
         self.scheduler = ProbeScheduler(
             self.probes,
             execute=self._execute,
@@ -114,6 +128,10 @@ class Runtime:
         assert self.scheduler is not None, "start() first"
         await self.scheduler.start()
         self._tick_task = asyncio.create_task(self._ticks(), name="detector ticks")
+        assert self.engine is not None
+        self._engine_task = asyncio.create_task(
+            self.engine.run(stop=self._engine_stop), name="escalation engine"
+        )
         if self.options.summary_every > 0:
             self._summary_task = asyncio.create_task(self._summaries(), name="summaries")
 
@@ -149,6 +167,14 @@ class Runtime:
         if self.detector is not None:
             with contextlib.suppress(Exception):  # a last try at incident writes still queued
                 await asyncio.wait_for(self.detector.flush(), timeout=1.0)
+        if self._engine_task is not None:
+            # The tick under way finishes (a page being sent is recorded as sent, not left to
+            # be sent again after its lease); no new one starts.
+            self._engine_stop.set()
+            try:
+                await asyncio.wait_for(self._engine_task, timeout=ENGINE_STOP_TIMEOUT)
+            except TimeoutError:
+                log.error("the escalation engine did not stop in %.0f s", ENGINE_STOP_TIMEOUT)
         if self.database is not None:
             await self.database.dispose()
 
@@ -173,8 +199,15 @@ class Runtime:
             ],
             load_silences=load_silences,
             confirm=self._confirm,
-            emit=self._emit,
+            emit=self._detector_says,
         )
+
+    def _detector_says(self, line: str) -> None:
+        # The detector speaks when an incident opens, rises or resolves: the engine acts on it
+        # now rather than at its next tick.
+        self._emit(line)
+        if self.engine is not None:
+            self.engine.wake()
 
     async def _execute(
         self, probe: ProbeConfig, due_at: datetime, *, confirmation: bool = False

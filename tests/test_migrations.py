@@ -3,19 +3,23 @@ with the models (what autogenerate would write is nothing)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command as alembic_command
 from sqlalchemy import BigInteger, Column, Integer, MetaData, Text, inspect, text
 from sqlalchemy.engine import Connection
 
 from monitor.storage import Database, DatabaseError, sync_probes
 from monitor.storage.migrations import (
+    alembic_config,
     current_revision,
     head_revision,
     schema_differences,
@@ -55,7 +59,7 @@ async def _read_schema(url: str) -> dict[str, object]:
 def test_upgrade_from_empty(database_url: str) -> None:
     assert current_revision(database_url) is None
     upgrade(database_url)
-    assert current_revision(database_url) == head_revision() == "0002"
+    assert current_revision(database_url) == head_revision() == "0003"
 
 
 async def test_upgrade_creates_the_schema(database_url: str) -> None:
@@ -66,6 +70,7 @@ async def test_upgrade_creates_the_schema(database_url: str) -> None:
             "alembic_version",
             "incident_events",
             "incidents",
+            "pages",
             "probes",
             "results",
             "silences",
@@ -75,6 +80,7 @@ async def test_upgrade_creates_the_schema(database_url: str) -> None:
             ("ix_results_started_at", ("started_at",)),
         ],
         "incident_indexes": [
+            ("ix_incidents_next_action_at", ("next_action_at",), False),
             ("ix_incidents_one_open_per_probe", ("probe_id",), True),
             ("ix_incidents_opened_at", ("opened_at",), False),
             ("ix_incidents_probe_id_opened_at", ("probe_id", "opened_at"), False),
@@ -148,3 +154,45 @@ def test_alembic_cli_uses_the_monitor_database_url(tmp_path: Path) -> None:
         )
         assert done.returncode == 0, done.stderr
     assert current_revision(url) == head_revision()
+
+
+def test_incidents_open_at_the_0003_upgrade_start_paging(database_url: str) -> None:
+    alembic_command.upgrade(alembic_config(database_url), "0002")
+    opened = "2026-01-05 09:00:00+00" if "postgresql" in database_url else "1767603600000"
+    statements = [
+        'INSERT INTO probes (id, name, "group", first_seen, last_seen) '
+        f"VALUES (1, 'login', 'login', {_literal(opened)}, {_literal(opened)})",
+        *(
+            "INSERT INTO incidents (id, probe_id, severity, state, opened_at, rule, figures) "
+            f"VALUES ({i}, 1, 'major', '{state}', {_literal(opened)}, 'r', 'f')"
+            for i, state in ((1, "resolved"), (2, "acknowledged"))
+        ),
+    ]
+    _execute(database_url, statements)
+    upgrade(database_url)
+    rows = _execute(database_url, ["SELECT id, next_action_at FROM incidents ORDER BY id"])
+    assert [row[0] for row in rows] == [1, 2]
+    assert rows[0][1] is None  # resolved: nothing to do
+    assert rows[1][1] is not None  # open: the engine looks at it at once
+
+
+def _literal(value: str) -> str:
+    return value if value.isdigit() else f"'{value}'"
+
+
+def _execute(url: str, statements: list[str]) -> list[tuple[object, ...]]:
+    async def run() -> list[tuple[object, ...]]:
+        db = Database.connect(url)
+        try:
+            async with db.engine.begin() as conn:
+                rows: list[tuple[object, ...]] = []
+                for statement in statements:
+                    result = await conn.execute(text(statement))
+                    if result.returns_rows:
+                        rows = [tuple(row) for row in result.all()]
+                return rows
+        finally:
+            await db.dispose()
+
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(asyncio.run, run()).result()

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, model_validator
 
-from monitor.config.durations import Duration
+from monitor.config.durations import Duration, format_duration
 from monitor.config.fields import (
     NAME_PATTERN,
     Count,
@@ -108,15 +108,38 @@ Handoff = Annotated[
 
 
 class RotationConfig(Strict):
-    every: PositiveDuration = Field(description="shift length: 1d, 1w, 12h ...")
+    every: PositiveDuration = Field(
+        description="shift length in whole hours: 1w, 1d, 12h ... (see monitor.oncall.rotation)"
+    )
     handoff: Handoff = Field(
-        default="09:00", description='local wall-clock time of the handoff: "09:00", "mon 09:00"'
+        default="09:00",
+        description='local wall-clock time of the handoff: "09:00"; weekly rotations may name '
+        'the day: "mon 09:00" (default: the weekday of `start`)',
     )
     members: list[Identifier] = Field(min_length=1, description="person ids, in turn order")
     start: date = Field(
         default=date(2026, 1, 5),
-        description="a date on which the first member's shift begins (at the handoff time)",
+        description="the first member's shift begins at the first handoff on or after this date; "
+        "before it this layer has nobody on call",
     )
+
+    @model_validator(mode="after")
+    def _shift_fits_the_clock(self) -> Self:
+        # A 90m or 30m shift walks its handoffs around the clock face: nobody plans on-call
+        # that way, so it is a typo (`1h30m` for `1d`?) rather than a rotation.
+        if self.every % timedelta(hours=1):
+            raise ValueError(
+                f"every: {format_duration(self.every)} is not a whole number of hours: "
+                "a shift is e.g. 12h, 1d or 1w"
+            )
+        # A day in the handoff only means something when every shift starts on the same weekday.
+        if self.handoff[0].isalpha() and self.every % timedelta(weeks=1):
+            time_only = self.handoff.split()[-1]
+            raise ValueError(
+                f'handoff "{self.handoff}" names a day, but every: {format_duration(self.every)} '
+                f'is not a whole number of weeks: write "{time_only}", or every: 1w'
+            )
+        return self
 
 
 class LayerConfig(Strict):

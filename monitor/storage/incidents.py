@@ -26,7 +26,7 @@ from sqlalchemy.orm import aliased
 
 from monitor.storage.database import Database
 from monitor.storage.repository import ensure_probes
-from monitor.storage.tables import Incident, Probe
+from monitor.storage.tables import Incident, PageRow, Probe
 from monitor.storage.tables import IncidentEvent as EventRow
 
 Severity = Literal["degraded", "partial", "major"]
@@ -185,6 +185,7 @@ async def open_incident(
                             cause=cause,
                             reopen_count=0,
                             peak_failure_ratio=peak_failure_ratio,
+                            next_action_at=at,  # the engine starts paging
                         )
                         .returning(Incident.id)
                     )
@@ -235,6 +236,9 @@ async def reopen_incident(
                             acknowledged_by=None,
                             reopen_count=Incident.reopen_count + 1,
                             figures=figures,
+                            # A new round of pages from level 1, with the same policy.
+                            esc_level=None,
+                            next_action_at=at,
                             **({"severity": severity} if severity is not None else {}),
                             **({"rule": rule} if rule is not None else {}),
                         )
@@ -328,12 +332,14 @@ async def resolve_incident(db: Database, *, incident_id: int, at: datetime, deta
             await session.execute(
                 update(Incident)
                 .where(Incident.id == incident_id, _is_open())
-                .values(state="resolved", resolved_at=at)
+                # The engine sends the "resolved" messages.
+                .values(state="resolved", resolved_at=at, next_action_at=at)
                 .returning(Incident.id)
             )
         ).scalar_one_or_none()
         if resolved is None:
             return False
+        await cancel_pending_pages(session, incident_id=incident_id, at=at)
         await _add_event(session, incident_id=incident_id, at=at, kind="resolved", detail=detail)
     return True
 
@@ -346,14 +352,58 @@ async def acknowledge_incident(db: Database, *, incident_id: int, at: datetime, 
             await session.execute(
                 update(Incident)
                 .where(Incident.id == incident_id, Incident.state == "triggered")
-                .values(state="acknowledged", acknowledged_at=at, acknowledged_by=by)
+                # The engine sets the ack timeout from the incident's policy.
+                .values(
+                    state="acknowledged", acknowledged_at=at, acknowledged_by=by, next_action_at=at
+                )
                 .returning(Incident.id)
             )
         ).scalar_one_or_none()
         if acknowledged is None:
             return False
+        await cancel_pending_pages(session, incident_id=incident_id, at=at)
         await _add_event(
             session, incident_id=incident_id, at=at, kind="acknowledged", detail=f"by {by}"
+        )
+    return True
+
+
+async def cancel_pending_pages(session: AsyncSession, *, incident_id: int, at: datetime) -> int:
+    """Cancel the incident's pages not yet handed to a channel (in the caller's transaction):
+    an acknowledgement or a resolution stops them. A page being sent right now goes out."""
+    cancelled = await session.execute(
+        update(PageRow)
+        .where(
+            PageRow.incident_id == incident_id,
+            PageRow.kind == "page",
+            PageRow.status == "pending",
+        )
+        .values(status="cancelled", updated_at=at)
+    )
+    return int(getattr(cancelled, "rowcount", 0) or 0)
+
+
+async def escalate_incident(db: Database, *, incident_id: int, at: datetime, by: str) -> bool:
+    """`monitor escalate`: page the next level now. An acknowledged incident is triggered again
+    (whoever asks to escalate wants more people, not fewer). False when resolved or unknown."""
+    async with db.session() as session, session.begin():
+        escalated = (
+            await session.execute(
+                update(Incident)
+                .where(Incident.id == incident_id, _is_open())
+                .values(
+                    state="triggered",
+                    acknowledged_at=None,
+                    acknowledged_by=None,
+                    next_action_at=at,
+                )
+                .returning(Incident.id)
+            )
+        ).scalar_one_or_none()
+        if escalated is None:
+            return False
+        await _add_event(
+            session, incident_id=incident_id, at=at, kind="escalated", detail=f"by {by}: now"
         )
     return True
 

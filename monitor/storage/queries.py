@@ -19,7 +19,16 @@ from monitor.storage.database import (
     parse_url,
     sqlite_path,
 )
-from monitor.storage.incidents import IncidentEvent, IncidentRow, get_incident, list_incidents
+from monitor.storage.escalation import PageView, pages_of
+from monitor.storage.incidents import (
+    IncidentEvent,
+    IncidentRow,
+    acknowledge_incident,
+    escalate_incident,
+    get_incident,
+    list_incidents,
+    resolve_incident,
+)
 from monitor.storage.migrations import current_revision, head_revision, revision_of, upgrade
 from monitor.storage.repository import StoredResult, recent_results, replay_results
 from monitor.storage.silences import SilenceRow, add_silence, end_silence, list_silences
@@ -128,6 +137,63 @@ async def query_incident(
     is no such incident."""
     async with _opened(url, doing="reading incidents from") as db:
         return await get_incident(db, incident_id)
+
+
+async def query_pages(url: str, incident_id: int) -> list[PageView]:
+    """`monitor incident show`: who was paged how and when."""
+    async with _opened(url, doing="reading pages from") as db:
+        return await pages_of(db, incident_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Answer:
+    """What `monitor ack | resolve | escalate` did: `changed` False when the incident was not in a
+    state that allows it (acknowledged already, resolved); `incident` as it is now."""
+
+    incident: IncidentRow
+    changed: bool
+
+
+Action = Callable[[Database], Awaitable[bool]]
+
+
+async def _act(url: str, incident_id: int, action: Action, *, doing: str) -> Answer | None:
+    async with _opened(url, doing=doing) as db:
+        changed = await action(db)
+        found = await get_incident(db, incident_id)
+    if found is None:
+        return None
+    return Answer(incident=found[0], changed=changed)
+
+
+async def acknowledge(url: str, *, incident_id: int, at: datetime, by: str) -> Answer | None:
+    """`monitor ack`: None if there is no such incident."""
+    return await _act(
+        url,
+        incident_id,
+        lambda db: acknowledge_incident(db, incident_id=incident_id, at=at, by=by),
+        doing="acknowledging in",
+    )
+
+
+async def resolve(url: str, *, incident_id: int, at: datetime, by: str) -> Answer | None:
+    """`monitor resolve`: None if there is no such incident."""
+    return await _act(
+        url,
+        incident_id,
+        lambda db: resolve_incident(db, incident_id=incident_id, at=at, detail=f"by {by}"),
+        doing="resolving in",
+    )
+
+
+async def escalate(url: str, *, incident_id: int, at: datetime, by: str) -> Answer | None:
+    """`monitor escalate`: None if there is no such incident."""
+    return await _act(
+        url,
+        incident_id,
+        lambda db: escalate_incident(db, incident_id=incident_id, at=at, by=by),
+        doing="escalating in",
+    )
 
 
 async def query_silences(

@@ -114,6 +114,18 @@ class Incident(Base):
     cause: Mapped[str | None] = mapped_column(Text)  # the first failing condition
     reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     peak_failure_ratio: Mapped[float | None] = mapped_column(Float)
+    # The escalation: the policy and the people it resolved to, copied when paging starts so a
+    # config reload never changes an escalation in flight; NULL until then.
+    policy: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # Position: the cycle through the levels (counts up, never resets, so every page of a new
+    # round has a new key), the level paged last (NULL: start a round at next_action_at) and the
+    # cycle the current round began with (NULL: no round yet), for `repeat`.
+    esc_cycle: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    esc_level: Mapped[int | None] = mapped_column(Integer)
+    esc_round_start: Mapped[int | None] = mapped_column(Integer)
+    # When the engine must look at it next: set to "now" by every change (opened, acknowledged,
+    # resolved, escalate now), to a deadline by the engine, NULL when there is nothing to do.
+    next_action_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
     __table_args__ = (
         # A typo in a state ('Resolved') would fall outside the unique index's WHERE and let a
@@ -131,6 +143,8 @@ class Incident(Base):
         Index(None, "probe_id", "opened_at"),
         # Listing, newest first.
         Index(None, "opened_at"),
+        # The engine's one query per tick: what is due.
+        Index(None, "next_action_at"),
     )
 
 
@@ -171,4 +185,54 @@ class Silence(Base):
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         # Active silences: those not yet over. Expired ones pile up; started ones are few.
         Index(None, "ends_at"),
+    )
+
+
+PAGE_STATES = ("pending", "sending", "sent", "delivered", "failed", "cancelled")
+
+
+class PageRow(Base):
+    """One message to one person on one channel: the outbox row, written before the channel is
+    called. The key (incident, kind, cycle, level, person, channel) makes a page impossible to
+    write twice, also by two engines; `status` moves pending -> sending -> sent (-> delivered)
+    or failed, or pending -> cancelled when the incident was acknowledged or resolved first."""
+
+    __tablename__ = "pages"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(RowId, ForeignKey("incidents.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(Text)  # page | resolved
+    cycle: Mapped[int] = mapped_column(Integer)
+    level: Mapped[int] = mapped_column(Integer)  # -1 for a "resolved" message
+    person: Mapped[str] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    # Pending: when it may be sent (later after a transient failure). Sending: the lease; a
+    # sender that died leaves it to be taken again when it runs out.
+    next_attempt_at: Mapped[datetime] = mapped_column(Timestamp)
+    sent_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
+    provider_id: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'sending', 'sent', 'delivered', 'failed', 'cancelled')",
+            name="status",
+        ),
+        CheckConstraint("kind IN ('page', 'resolved')", name="kind"),
+        Index(
+            "uq_pages_key",
+            "incident_id",
+            "kind",
+            "cycle",
+            "level",
+            "person",
+            "channel",
+            unique=True,
+        ),
+        # The dispatcher's query: pages waiting (or whose lease ran out), by when they are due.
+        Index(None, "status", "next_attempt_at"),
     )

@@ -1,0 +1,1 @@
+"""Escalation: policies, the durable engine, incident lifecycle and the messages pages carry."""
