@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
 import json
 import logging
 import sys
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -37,6 +38,7 @@ from monitor.report import print_results, print_run, result_json
 from monitor.report_incidents import (
     event_json,
     incident_json,
+    page_json,
     print_backtest,
     print_incident,
     print_incidents,
@@ -52,16 +54,21 @@ from monitor.runtime import Runtime, RuntimeOptions, serve
 from monitor.settings import Settings
 from monitor.storage.database import DatabaseError, describe_error, display_url
 from monitor.storage.queries import (
+    Answer,
     UnknownProbes,
+    acknowledge,
     create_silence,
     finish_silence,
     query_incident,
     query_incidents,
+    query_pages,
     query_recent,
     query_silences,
     replay_stored,
     upgrade_to_head,
 )
+from monitor.storage.queries import escalate as escalate_query
+from monitor.storage.queries import resolve as resolve_query
 from monitor.storage.repository import StoredResult
 from monitor.storage.silences import SilenceRow
 
@@ -456,11 +463,106 @@ def incident_show(
     if found is None:
         _fail(err, f"no incident #{incident_id} in {display_url(settings.database_url)}", 1)
     row, events = found
+    pages = _run_query(query_pages(settings.database_url, incident_id), err)
     if as_json:
-        shown = {**incident_json(row), "events": [event_json(event) for event in events]}
+        shown = {
+            **incident_json(row),
+            "events": [event_json(event) for event in events],
+            "pages": [page_json(page) for page in pages],
+        }
         sys.stdout.write(json.dumps(shown) + "\n")
         return
-    print_incident(Console(highlight=False), row, events, now=SystemClock().now())
+    print_incident(Console(highlight=False), row, events, now=SystemClock().now(), pages=pages)
+
+
+ByOption = Annotated[
+    str | None,
+    typer.Option("--by", help="Who does it (a person's id or name); default: your user name."),
+]
+
+
+def _answer(
+    action: Callable[..., Coroutine[Any, Any, Answer | None]],
+    incident_id: int,
+    by: str | None,
+    database_url: str | None,
+    *,
+    done: str,
+    refused: str,
+) -> None:
+    """ack / resolve / escalate: exit 0 when done, 1 when there is no such incident or its
+    state does not allow it (already acknowledged, resolved), 2 on a database error."""
+    err = Console(stderr=True, highlight=False)
+    settings = _settings(database_url)
+    who = by or _user_name()
+    answer = _run_query(
+        action(settings.database_url, incident_id=incident_id, at=SystemClock().now(), by=who),
+        err,
+    )
+    if answer is None:
+        _fail(err, f"no incident #{incident_id} in {display_url(settings.database_url)}", 1)
+    incident = answer.incident
+    if not answer.changed:
+        _fail(err, f"incident #{incident_id} ({incident.probe}) is {incident.state}: {refused}", 1)
+    sys.stdout.write(f"{done} incident #{incident_id} ({incident.probe}) by {who}\n")
+
+
+def _user_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container user with no passwd entry
+        return "command line"
+
+
+@app.command()
+def ack(
+    incident_id: Annotated[int, typer.Argument(metavar="ID", help="The incident's number.")],
+    by: ByOption = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Acknowledge an incident: no more pages for it (until its policy's ack_timeout)."""
+    _answer(
+        acknowledge,
+        incident_id,
+        by,
+        database_url,
+        done="acknowledged",
+        refused="only a triggered incident can be acknowledged",
+    )
+
+
+@app.command()
+def resolve(
+    incident_id: Annotated[int, typer.Argument(metavar="ID", help="The incident's number.")],
+    by: ByOption = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Resolve an incident: paging stops and everyone paged is told."""
+    _answer(
+        resolve_query,
+        incident_id,
+        by,
+        database_url,
+        done="resolved",
+        refused="it is resolved already",
+    )
+
+
+@app.command()
+def escalate(
+    incident_id: Annotated[int, typer.Argument(metavar="ID", help="The incident's number.")],
+    by: ByOption = None,
+    database_url: DatabaseOption = None,
+) -> None:
+    """Page the incident's next escalation level now (an acknowledged one is triggered again)."""
+    _answer(
+        escalate_query,
+        incident_id,
+        by,
+        database_url,
+        done="escalated",
+        refused="a resolved incident cannot be escalated",
+    )
 
 
 silence_app = typer.Typer(

@@ -678,3 +678,65 @@ def test_a_quorum_this_monitor_cannot_reach_is_refused(tmp_path: Path) -> None:
         f"{path}:6:5: probes[1]: alert.quorum 3 is more than the 1 location(s) the probe runs "
         "from: no incident could ever open",
     ]
+
+
+def test_oncall_names_must_exist_and_point_at_the_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "oncall.yaml",
+        """
+        defaults: {policy: api-critical}
+        probes:
+          - {name: login, request: {url: "http://127.0.0.1:9/"}, alert: {policy: api-critcal}}
+        people:
+          - {id: alice, name: Alice, phone: "+49 151 1000-0001"}
+          - {id: bob, name: Bob, phone: "12345"}
+        schedules:
+          - name: primary
+            timezone: Europe/Berlin
+            layers:
+              - rotation: {every: 1w, handoff: "mon 09:00", members: [alice, bobb]}
+        policies:
+          - name: api-critical
+            levels:
+              - {notify: [{schedule: secondary, via: [webhook]}], escalate_after: 5m}
+        messages:
+          sms: "[MON-{{ incident.id }}] {{ incident.nme }}"
+        """,
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, environ={})
+    found = {(p.location.line, p.path): p.message for p in raised.value.problems}
+    assert "is not an E.164 phone number" in found[(6, "people[1].phone")]
+    # Reported once the people are valid: one round of errors per fix is what the loader gives.
+    bob_fixed = path.read_text().replace('"12345"', '"+12125550100"')
+    path.write_text(bob_fixed)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, environ={})
+    found = {(p.location.line, p.path): p.message for p in raised.value.problems}
+    assert found == {
+        (3, "probes[0].alert.policy"): "no policy `api-critcal` (did you mean `api-critical`?)",
+        (
+            11,
+            "schedules[0].layers[0].rotation.members[1]",
+        ): "no person `bobb` (did you mean `bob`?)",
+        (15, "policies[0].levels[0].notify[0].schedule"): (
+            "no schedule `secondary`; defined: primary"
+        ),
+        (15, "policies[0].levels[0].notify[0].via[0]"): (
+            "the webhook channel has no URL: add `channels: {webhook: {url: ...}}`"
+        ),
+        (17, "messages.sms"): (
+            "`incident` has no field `nme` (it has id, probe, group, severity, state, rule, "
+            "figures, cause, opened_at, resolved_at, acknowledged_by), when rendered for an incident"
+        ),
+    }
+
+
+def test_a_phone_number_is_stored_without_separators(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "p.yaml",
+        'people:\n  - {id: alice, name: Alice, phone: "+49 (151) 1000-0001"}\n',
+    )
+    assert load_config(path, environ={}).config.people[0].phone == "+4915110000001"

@@ -346,3 +346,106 @@ def test_run_opens_an_incident_for_a_total_outage_and_resolves_it_on_recovery(
         row for row in results_json(env, "--probe", "login") if row.get("confirmation")
     ]
     assert confirmations, "confirmation runs are stored and marked"
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        monitor_command(*args),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_run_pages_the_on_call_person_until_acknowledged(
+    tmp_path: Path,
+    database_url: str,
+    demo_api_factory: DemoApiFactory,
+    process_reaper: list[Process],
+) -> None:
+    url = demo_api_factory(DemoSettings(error_ratio=1.0))
+    env = environment(url, database_url)
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "probes.yaml").write_text(
+        textwrap.dedent(
+            """\
+            defaults: {policy: urgent}
+            probes:
+              - name: login
+                interval: 2s
+                timeout: 1s
+                request: {url: "${API_BASE}/api/v1/shares"}
+                conditions: ["[STATUS] == 200"]
+                alert:
+                  trigger: [{consecutive_failures: 1}]
+                  confirm: {runs: 0}
+            """
+        )
+    )
+    (config / "oncall.yaml").write_text(
+        textwrap.dedent(
+            """\
+            people:
+              - {id: alice, name: Alice, phone: "+4915110000001"}
+              - {id: bob, name: Bob, phone: "+4915110000002"}
+            policies:
+              - name: urgent
+                levels:
+                  - {notify: [{person: alice, via: [sms]}], escalate_after: 3s}
+                  - {notify: [{person: bob, via: [sms]}], escalate_after: 3s}
+            """
+        )
+    )
+    process = Process(monitor_command("run", str(config), "--summary-every", "0s"), env)
+    process_reaper.append(process)
+    opened = process.wait_for_line("OPENED incident #")
+    incident = opened.split("#", 1)[1].split()[0]
+    # No Twilio configured: the page prints on the console, the number masked.
+    page = process.wait_for_line("PAGE #")
+    assert (
+        f"to Alice (+*********0001) via sms: [MON-{incident}] PARTIAL OUTAGE login: "
+        "the last run failed (HTTP 503)"
+    ) in page
+    assert f"Reply ACK {incident}" in page
+    assert "+4915110000001" not in "\n".join(process.seen)
+    # Nobody answers: three seconds later, level 2.
+    assert "to Bob (+*********0002) via sms" in process.wait_for_line("PAGE #")
+    acked = run_cli(env, "ack", incident, "--by", "bob")
+    assert acked.returncode == 0, acked.stderr
+    assert acked.stdout == f"acknowledged incident #{incident} (login) by bob\n"
+    again = run_cli(env, "ack", incident)
+    assert again.returncode == 1
+    assert "is acknowledged: only a triggered incident can be acknowledged" in again.stderr
+    # Acknowledged: the cycle would page alice again 3 s after bob; wait past that.
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline:
+        with contextlib.suppress(queue.Empty):
+            line = process.lines.get(timeout=0.2)
+            process.seen.append(line)
+            assert "PAGE #" not in line, f"paged after the acknowledgement: {line}"
+    shown = run_cli(env, "incident", "show", incident, "--json")
+    assert shown.returncode == 0, shown.stderr
+    detail = json.loads(shown.stdout)
+    assert [(p["level"], p["person"], p["channel"], p["status"]) for p in detail["pages"]] == [
+        (1, "alice", "sms", "sent"),
+        (2, "bob", "sms", "sent"),
+    ]
+    assert "acknowledged" in [event["kind"] for event in detail["events"]]
+    resolved = run_cli(env, "resolve", incident, "--by", "bob")
+    assert resolved.returncode == 0, resolved.stderr
+    told = {process.wait_for_line("RESOLVED #"), process.wait_for_line("RESOLVED #")}
+    assert {line.split(" to ", 1)[1].split(" ")[0] for line in told} == {"Alice", "Bob"}
+    process.popen.send_signal(signal.SIGTERM)
+    assert process.popen.wait(timeout=10) == 0
+
+
+def test_ack_of_an_unknown_incident_exits_1(tmp_path: Path) -> None:
+    env = environment("http://127.0.0.1:9", f"sqlite+aiosqlite:///{tmp_path}/m.db")
+    assert run_cli(env, "db", "upgrade").returncode == 0
+    done = run_cli(env, "ack", "42")
+    assert done.returncode == 1
+    assert "no incident #42" in done.stderr

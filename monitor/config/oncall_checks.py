@@ -9,10 +9,12 @@ from __future__ import annotations
 import difflib
 import typing
 from collections.abc import Iterable, Sequence
+from urllib.parse import urlsplit
 
 from monitor.config.errors import ConfigProblem
 from monitor.config.models import MonitorConfig
 from monitor.config.yaml_source import Location, PathKey, SourceMap
+from monitor.escalation.messages import template_problems
 
 Display = typing.Callable[[PathKey], str]
 
@@ -84,6 +86,14 @@ def check_oncall(
                             (*base, "via", c_index),
                             "the webhook channel has no URL: add `channels: {webhook: {url: ...}}`",
                         )
+
+    # The templates are checked by rendering them the way the engine will: a broken override
+    # would otherwise only show at 3 am, as the built-in text and a warning in the log.
+    for field, message in template_problems(config.messages):
+        problems.add(("messages", field), message)
+    webhook = config.channels.webhook
+    if webhook is not None and urlsplit(webhook.url).scheme not in ("http", "https"):
+        problems.add(("channels", "webhook", "url"), "must be an http:// or https:// URL")
 
     if config.defaults.policy is not None and config.defaults.policy not in policies:
         problems.unknown(("defaults", "policy"), "policy", config.defaults.policy, policies)

@@ -104,7 +104,8 @@ class ConsecutiveFailures:
         recent = [run for run in runs if run.at <= now and not run.confirmation][-self.count :]
         if len(recent) < self.count or any(run.ok for run in recent):
             return None
-        return Finding(self.description, f"the last {self.count} runs failed", "availability")
+        figures = "the last run failed" if self.count == 1 else f"the last {self.count} runs failed"
+        return Finding(self.description, figures, "availability")
 
 
 @dataclass(frozen=True)
