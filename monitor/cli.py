@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -20,6 +21,9 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
+from monitor.channels.base import DeliveryError
+from monitor.channels.test_page import TestPageResult, send_test_page
+from monitor.channels.twilio import TwilioClient
 from monitor.clock import SystemClock
 from monitor.config import ConfigError, LoadedConfig, config_schema, load_config
 from monitor.config.durations import parse_duration
@@ -32,6 +36,7 @@ from monitor.demo import (
 )
 from monitor.detection.backtest import BacktestReport, backtest
 from monitor.detection.maintenance import MaintenanceWindow
+from monitor.masking import mask_phone
 from monitor.oncall import ScheduleStatus, config_warnings, schedule_status
 from monitor.probing.flow import RunResult, run_probe
 from monitor.report import print_results, print_run, result_json
@@ -51,7 +56,7 @@ from monitor.report_incidents import (
     table_time,
 )
 from monitor.runtime import Runtime, RuntimeOptions, serve
-from monitor.settings import Settings
+from monitor.settings import Settings, TwilioSettings, WebSettings
 from monitor.storage.database import DatabaseError, describe_error, display_url
 from monitor.storage.queries import (
     Answer,
@@ -241,6 +246,28 @@ def _settings(database_url: str | None, max_concurrency: int | None = None) -> S
         raise typer.Exit(EXIT_CONFIG) from None
 
 
+def _env_errors(err: Console, error: ValidationError, prefix: str) -> NoReturn:
+    for problem in error.errors(include_url=False):
+        name = "_".join(str(part) for part in problem["loc"]).upper()
+        name = name if name.startswith(prefix) else prefix + name
+        err.print(f"error: {name}: {problem['msg']}", markup=False)
+    raise typer.Exit(EXIT_CONFIG)
+
+
+def _web_settings(err: Console) -> WebSettings:
+    try:
+        return WebSettings()
+    except ValidationError as error:
+        _env_errors(err, error, "MONITOR_")
+
+
+def _twilio_settings(err: Console) -> TwilioSettings:
+    try:
+        return TwilioSettings()
+    except ValidationError as error:
+        _env_errors(err, error, "TWILIO_")
+
+
 @app.command()
 def run(
     path: ConfigPath,
@@ -254,6 +281,14 @@ def run(
     summary_every: Annotated[
         str, typer.Option(help="How often to print a summary line; 0s for never.")
     ] = "60s",
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            help="HOST:PORT of the web server (Twilio's webhooks) "
+            "(default: $MONITOR_LISTEN, else 127.0.0.1:8080).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the probes on their schedule and store every result, until Ctrl-C or SIGTERM."""
     console = Console(highlight=False)
@@ -265,6 +300,7 @@ def run(
     except ValueError as error:
         err.print(f"error: --summary-every: {error}", markup=False)
         raise typer.Exit(EXIT_CONFIG) from None
+    web, twilio = _web_settings(err), _twilio_settings(err)
     results: list[RunResult] = []
     runtime = Runtime(
         loaded,
@@ -272,6 +308,9 @@ def run(
             database_url=settings.database_url,
             max_concurrency=settings.max_concurrency,
             summary_every=every,
+            listen=None if once else (listen or web.listen),
+            public_url=web.public_url,
+            twilio=twilio,
         ),
         clock=SystemClock(),
         emit=lambda line: console.print(line, markup=False, soft_wrap=True),
@@ -292,6 +331,9 @@ def run(
     except SQLAlchemyError as error:
         shown = display_url(settings.database_url)
         err.print(f"error: database {shown}: {describe_error(error)}", markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    except OSError as error:  # the web server's port
+        err.print(f"error: {error}", markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_CONFIG) from None
     if runtime.unwritten:
         # A supervisor must see that results were lost, not a clean exit.
@@ -826,6 +868,73 @@ def _print_oncall(
 
 db_app = typer.Typer(no_args_is_help=True, help="Database maintenance.")
 app.add_typer(db_app, name="db")
+
+
+class Via(StrEnum):
+    sms = "sms"
+    voice = "voice"
+
+
+@app.command()
+def page(
+    test: Annotated[
+        str,
+        typer.Option("--test", help="The person (id from the config) to send a test page to."),
+    ],
+    path: OptionalConfigPath = None,
+    via: Annotated[Via, typer.Option(help="How to page.")] = Via.sms,
+    wait: Annotated[
+        str, typer.Option(help="How long to wait for the final delivery status.")
+    ] = "90s",
+) -> None:
+    """Send a real test page through Twilio and wait for its delivery status."""
+    err = Console(stderr=True, highlight=False)
+    if path is None:
+        _fail(err, "give a config PATH, or set MONITOR_CONFIG to one")
+    config = _load_or_exit(path, err).config
+    person = config.person(test)
+    if person is None:
+        known = ", ".join(p.id for p in config.people) or "none"
+        _fail(err, f"no person `{test}` in {path} (people: {known})")
+    if person.phone is None:
+        _fail(err, f"{person.name} has no phone number in {path}")
+    twilio_settings = _twilio_settings(err)
+    if not twilio_settings.configured:
+        _fail(
+            err,
+            "Twilio is not configured: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM "
+            "(and TWILIO_API_BASE_URL for a sandbox)",
+        )
+    seconds = _duration_or_exit(wait, option="--wait", err=err).total_seconds()
+    console = Console(highlight=False)
+    console.print(
+        f"test page to {person.name} ({mask_phone(person.phone)}) by {via.value} "
+        f"through {twilio_settings.api_base_url}",
+        markup=False,
+        soft_wrap=True,
+    )
+
+    async def send() -> TestPageResult:
+        twilio = TwilioClient(twilio_settings)
+        try:
+            return await send_test_page(
+                twilio,
+                phone=person.phone or "",
+                name=person.name,
+                via=via.value,
+                wait=seconds,
+                on_status=lambda status: console.print(f"  {status}", markup=False),
+            )
+        finally:
+            await twilio.aclose()
+
+    try:
+        result = asyncio.run(send())
+    except DeliveryError as error:
+        _fail(err, f"the provider refused the test page: {error.reason}", EXIT_FAILED)
+    verdict = "OK" if result.ok else "FAILED"
+    console.print(f"{verdict}: {result.detail} ({result.sid})", markup=False)
+    raise typer.Exit(EXIT_OK if result.ok else EXIT_FAILED)
 
 
 @db_app.command("upgrade")

@@ -20,23 +20,28 @@ from datetime import datetime
 from typing import Any
 
 from monitor.channels.registry import channels_for
+from monitor.channels.twilio import TwilioClient
 from monitor.clock import Clock
 from monitor.config import LoadedConfig, ProbeConfig
 from monitor.detection.detector import Detector
 from monitor.detection.maintenance import MaintenanceWindow
 from monitor.detection.store import DatabaseIncidents
 from monitor.detection.tracker import Confirm
+from monitor.escalation.answers import Responder
+from monitor.escalation.delivery import DeliveryTracker
 from monitor.escalation.engine import Engine
 from monitor.oncall import on_call
 from monitor.probing.flow import RunResult
 from monitor.probing.runner import run_with_deadline
 from monitor.probing.scheduler import ProbeScheduler, run_deadline
+from monitor.settings import TwilioSettings
 from monitor.storage.database import Database
 from monitor.storage.migrations import upgrade_async
 from monitor.storage.recorder import Recorder
 from monitor.storage.records import ResultRecord
 from monitor.storage.repository import StoredResult, replay_results, sync_probes
 from monitor.storage.silences import list_silences
+from monitor.web import WebContext, WebServer, create_app
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +58,9 @@ class RuntimeOptions:
     database_url: str
     max_concurrency: int = 100
     summary_every: float = 60.0  # seconds between summary lines; 0 turns them off
+    listen: str | None = None  # host:port of the web server (webhooks); None: no web server
+    public_url: str | None = None  # how Twilio reaches the web server (MONITOR_PUBLIC_URL)
+    twilio: TwilioSettings | None = None  # configured: sms and voice go through Twilio
 
 
 def config_hash(probe: ProbeConfig) -> str:
@@ -82,6 +90,9 @@ class Runtime:
         self.scheduler: ProbeScheduler | None = None
         self.detector: Detector | None = None
         self.engine: Engine | None = None
+        self.twilio: TwilioClient | None = None
+        self.web: WebServer | None = None
+        self._web_app = create_app(None)
         self._engine_task: asyncio.Task[None] | None = None
         self._engine_stop = asyncio.Event()
         self._summary_task: asyncio.Task[None] | None = None
@@ -108,13 +119,26 @@ class Runtime:
         await self.recorder.start()
         self.detector = self._detector(self.database)
         await self.detector.rebuild(self._history(self.database, self.detector))
+        twilio = self.options.twilio
+        if twilio is not None and twilio.configured:
+            self.twilio = TwilioClient(twilio)
+        if self.options.listen is not None:
+            # Before the channels: their callback URLs need the address.
+            self.web = WebServer(self._web_app, listen=self.options.listen)
         self.engine = Engine(
             self.database,
             config=lambda: self.loaded.config,
-            channels=channels_for(self.loaded.config.channels),
+            channels=channels_for(
+                self.loaded.config.channels, twilio=self.twilio, public_url=self.public_url
+            ),
             clock=self.clock,
             on_call=on_call,
         )
+        if self.options.listen is not None:
+            self.web = WebServer(
+                create_app(self._web_context(self.engine)), listen=self.options.listen
+            )
+            await self.web.start()
         self.scheduler = ProbeScheduler(
             self.probes,
             execute=self._execute,
@@ -123,6 +147,31 @@ class Runtime:
         )
         if schedule:
             await self.begin_schedule()
+
+    @property
+    def public_url(self) -> str | None:
+        """MONITOR_PUBLIC_URL, else the web server's own address (right for a monitor and a
+        provider on one machine, such as the demo and the sandbox)."""
+        if self.options.public_url:
+            return self.options.public_url.rstrip("/")
+        if self.web is not None:
+            return self.web.url
+        return None
+
+    def _web_context(self, engine: Engine) -> WebContext:
+        assert self.database is not None
+        config = lambda: self.loaded.config  # noqa: E731
+        twilio = self.options.twilio
+        return WebContext(
+            db=self.database,
+            clock=self.clock,
+            config=config,
+            responder=Responder(self.database, config=config, clock=self.clock, wake=engine.wake),
+            tracker=DeliveryTracker(self.database, clock=self.clock, config=config, engine=engine),
+            messages=engine.messages,
+            public_url=self.public_url,
+            twilio_tokens=twilio.tokens() if twilio is not None else [],
+        )
 
     async def begin_schedule(self) -> None:
         assert self.scheduler is not None, "start() first"
@@ -175,6 +224,10 @@ class Runtime:
                 await asyncio.wait_for(self._engine_task, timeout=ENGINE_STOP_TIMEOUT)
             except TimeoutError:
                 log.error("the escalation engine did not stop in %.0f s", ENGINE_STOP_TIMEOUT)
+        if self.web is not None:
+            await self.web.stop()
+        if self.twilio is not None:
+            await self.twilio.aclose()
         if self.database is not None:
             await self.database.dispose()
 

@@ -59,7 +59,7 @@ async def _read_schema(url: str) -> dict[str, object]:
 def test_upgrade_from_empty(database_url: str) -> None:
     assert current_revision(database_url) is None
     upgrade(database_url)
-    assert current_revision(database_url) == head_revision() == "0003"
+    assert current_revision(database_url) == head_revision() == "0004"
 
 
 async def test_upgrade_creates_the_schema(database_url: str) -> None:
@@ -68,12 +68,14 @@ async def test_upgrade_creates_the_schema(database_url: str) -> None:
     assert schema == {
         "tables": [
             "alembic_version",
+            "inbound_sms",
             "incident_events",
             "incidents",
             "pages",
             "probes",
             "results",
             "silences",
+            "sms_opt_outs",
         ],
         "indexes": [
             ("ix_results_probe_id_started_at", ("probe_id", "started_at")),

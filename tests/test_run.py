@@ -43,6 +43,8 @@ def environment(api_base: str, database_url: str) -> dict[str, str]:
         "PROBE_EMAIL": DEMO_EMAIL,
         "PROBE_PASSWORD": DEMO_PASSWORD,
         "MONITOR_DATABASE_URL": database_url,
+        # A free port: the web server of one test's monitor must not collide with another's.
+        "MONITOR_LISTEN": "127.0.0.1:0",
         "COLUMNS": "200",
     }
 

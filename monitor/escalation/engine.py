@@ -38,6 +38,7 @@ from monitor.escalation.policy import (
 )
 from monitor.masking import mask_phones
 from monitor.storage.database import Database
+from monitor.storage.delivery import DeliveredPage, settle_early_deliveries
 from monitor.storage.escalation import (
     BATCH,
     Change,
@@ -50,6 +51,8 @@ from monitor.storage.escalation import (
     channels_tried,
     claim_pages,
     finish_pages,
+    incident_policy,
+    incident_state,
     next_deadline,
     process_due,
 )
@@ -287,8 +290,17 @@ class Engine:
                 return
             outcomes = await asyncio.gather(*(self._send(page, now) for page in claimed))
             recorded = await finish_pages(self.db, outcomes, now=now)
+            # A fast provider may report the final status before the send was recorded.
+            early_failures = set(
+                await settle_early_deliveries(
+                    self.db,
+                    [o.page.id for o in outcomes if o.status == "sent" and o.page.id in recorded],
+                    now=now,
+                )
+            )
             for outcome in outcomes:
-                if outcome.status == "failed" and outcome.page.id in recorded:
+                failed = outcome.status == "failed" or outcome.page.id in early_failures
+                if failed and outcome.page.id in recorded:
                     await self._fall_back(outcome.page, now)
 
     async def _send(self, page: ClaimedPage, now: datetime) -> Outcome:
@@ -381,22 +393,58 @@ class Engine:
         )
 
     async def _fall_back(self, page: ClaimedPage, now: datetime) -> None:
-        """The person's next channel, at once, instead of waiting for the level's timeout."""
-        target = _target(_snapshot(page.incident), page.person)
-        if page.kind != "page" or target is None:
+        if page.kind != "page":
             return
-        tried = await channels_tried(
-            self.db,
+        await self._try_next_channel(
             incident_id=page.incident.id,
+            snapshot=_snapshot(page.incident),
             cycle=page.cycle,
             level=page.level,
             person=page.person,
+            now=now,
+        )
+
+    async def delivery_failed(self, page: DeliveredPage, *, now: datetime) -> None:
+        """The provider reported a page undelivered (failed, busy, no answer): the person's
+        next channel now, while the incident still waits for an answer."""
+        if page.kind != "page":
+            return
+        state = await incident_state(self.db, page.incident_id)
+        if state != "triggered":
+            return
+        policy = await incident_policy(self.db, page.incident_id)
+        await self._try_next_channel(
+            incident_id=page.incident_id,
+            snapshot=PolicySnapshot.from_json(policy) if policy is not None else None,
+            cycle=page.cycle,
+            level=page.level,
+            person=page.person,
+            now=now,
+        )
+        self.wake()
+
+    async def _try_next_channel(
+        self,
+        *,
+        incident_id: int,
+        snapshot: PolicySnapshot | None,
+        cycle: int,
+        level: int,
+        person: str,
+        now: datetime,
+    ) -> None:
+        """The person's next channel, at once, instead of waiting for the level's timeout."""
+        target = _target(snapshot, person)
+        if target is None:
+            return
+        tried = await channels_tried(
+            self.db, incident_id=incident_id, cycle=cycle, level=level, person=person
         )
         following = next((c for c in target.fallback if c not in tried), None)
         if following is None:
             await add_event(
                 self.db,
-                incident_id=page.incident.id,
+                incident_id=incident_id,
                 at=now,
                 kind="unreachable",
                 detail=f"{target.name} could not be reached on any channel",
@@ -404,9 +452,9 @@ class Engine:
             return
         await add_page(
             self.db,
-            incident_id=page.incident.id,
+            incident_id=incident_id,
             kind="page",
-            key=PageKey(cycle=page.cycle, level=page.level, person=page.person, channel=following),
+            key=PageKey(cycle=cycle, level=level, person=person, channel=following),
             now=now,
             event=("paging", f"trying {target.name} by {following} instead"),
         )

@@ -446,6 +446,7 @@ class PageView:
     sent_at: datetime | None
     provider_id: str | None
     error: str | None
+    delivery: str | None = None  # the provider's last word: delivered, no-answer ...
 
 
 async def pages_of(db: Database, incident_id: int) -> list[PageView]:
@@ -468,6 +469,7 @@ async def pages_of(db: Database, incident_id: int) -> list[PageView]:
                 sent_at=row.sent_at,
                 provider_id=row.provider_id,
                 error=row.error,
+                delivery=row.delivery,
             )
             for row in rows.scalars()
         ]
@@ -486,3 +488,16 @@ async def next_deadline(db: Database) -> datetime | None:
         ).scalar()
     times = [t for t in (incident, page) if t is not None]
     return min(times) if times else None
+
+
+async def incident_policy(db: Database, incident_id: int) -> dict[str, Any] | None:
+    """The policy snapshot an incident pages by (None before paging started)."""
+    async with db.session() as session:
+        policy = await session.scalar(select(Incident.policy).where(Incident.id == incident_id))
+        return dict(policy) if policy is not None else None
+
+
+async def incident_state(db: Database, incident_id: int) -> str | None:
+    async with db.session() as session:
+        state = await session.scalar(select(Incident.state).where(Incident.id == incident_id))
+        return str(state) if state is not None else None

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -216,6 +217,10 @@ class PageRow(Base):
     updated_at: Mapped[datetime] = mapped_column(Timestamp)
     provider_id: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+    # The provider's own word on the page (Twilio's MessageStatus / CallStatus, or
+    # `answered-by-machine`): it only moves forward, whatever order the callbacks come in.
+    delivery: Mapped[str | None] = mapped_column(Text)
+    delivery_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
     __table_args__ = (
         CheckConstraint(
@@ -236,3 +241,32 @@ class PageRow(Base):
         # The dispatcher's query: pages waiting (or whose lease ran out), by when they are due.
         Index(None, "status", "next_attempt_at"),
     )
+
+
+class SmsOptOut(Base):
+    """A number that replied STOP: the provider refuses to text it until it replies START.
+    Kept so `monitor validate` and the readiness check can say who cannot be reached by SMS."""
+
+    __tablename__ = "sms_opt_outs"
+
+    phone: Mapped[str] = mapped_column(Text, primary_key=True)
+    at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class InboundSms(Base):
+    """Every text that reached the monitor, what it did, and whether an automatic reply went
+    back: the audit trail of acknowledgements by SMS and the count behind the auto-reply limit."""
+
+    __tablename__ = "inbound_sms"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(Timestamp)
+    phone: Mapped[str] = mapped_column(Text)
+    person: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)  # acknowledged, resolved, refused, help, ignored ...
+    incident_id: Mapped[int | None] = mapped_column(RowId)
+    # A reply that was not the confirmation of an action (help, refusal): at most a few an hour.
+    auto_reply: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    __table_args__ = (Index(None, "phone", "at"),)
