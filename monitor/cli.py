@@ -56,6 +56,8 @@ from monitor.report_incidents import (
     table_time,
 )
 from monitor.runtime import Runtime, RuntimeOptions, serve
+from monitor.sandbox import SandboxPerson, SandboxStartupError
+from monitor.sandbox import serve as serve_sandbox
 from monitor.settings import Settings, TwilioSettings, WebSettings
 from monitor.storage.database import DatabaseError, describe_error, display_url
 from monitor.storage.queries import (
@@ -66,6 +68,7 @@ from monitor.storage.queries import (
     finish_silence,
     query_incident,
     query_incidents,
+    query_opt_outs,
     query_pages,
     query_recent,
     query_silences,
@@ -76,6 +79,7 @@ from monitor.storage.queries import escalate as escalate_query
 from monitor.storage.queries import resolve as resolve_query
 from monitor.storage.repository import StoredResult
 from monitor.storage.silences import SilenceRow
+from monitor.web.server import parse_listen
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -121,6 +125,23 @@ def validate(path: ConfigPath) -> None:
     err = Console(stderr=True, highlight=False)
     for warning in config_warnings(loaded.config, now=SystemClock().now()):
         err.print(f"warning: {warning}", markup=False, soft_wrap=True)
+    for warning in _opt_out_warnings(loaded):
+        err.print(f"warning: {warning}", markup=False, soft_wrap=True)
+
+
+def _opt_out_warnings(loaded: LoadedConfig) -> list[str]:
+    """People whose number replied STOP, from the monitor's database when there is one: the
+    provider refuses to text them, so SMS pages fail over to their next channel."""
+    try:
+        opted_out = asyncio.run(query_opt_outs(Settings().database_url))
+    except (DatabaseError, SQLAlchemyError, OSError, ValidationError):
+        return []  # no database yet (validate runs before the first deploy too)
+    return [
+        f"{person.name} ({person.id}, {mask_phone(person.phone)}) replied STOP on "
+        f"{stamp(opted_out[person.phone])}: unreachable by SMS until they reply START"
+        for person in loaded.config.people
+        if person.phone is not None and person.phone in opted_out
+    ]
 
 
 @app.command()
@@ -935,6 +956,64 @@ def page(
     verdict = "OK" if result.ok else "FAILED"
     console.print(f"{verdict}: {result.detail} ({result.sid})", markup=False)
     raise typer.Exit(EXIT_OK if result.ok else EXIT_FAILED)
+
+
+SANDBOX_ACCOUNT_SID = "AC" + "5a" * 16
+SANDBOX_AUTH_TOKEN = "sandbox-auth-token"  # a local fake: not a secret
+SANDBOX_NUMBER = "+15005550006"
+
+
+@app.command()
+def sandbox(
+    path: OptionalConfigPath = None,
+    listen: Annotated[str, typer.Option(help="HOST:PORT of the sandbox.")] = "127.0.0.1:8090",
+    monitor_url: Annotated[
+        str,
+        typer.Option(help="Where the monitor's webhooks are (inbound SMS go to URL/twilio/sms)."),
+    ] = "http://127.0.0.1:8080",
+) -> None:
+    """Run the local Twilio-compatible sandbox alone, with a phone page per roster person."""
+    err = Console(stderr=True, highlight=False)
+    console = Console(highlight=False)
+    people: list[SandboxPerson] = []
+    if path is not None:
+        config = _load_or_exit(path, err).config
+        people = [SandboxPerson(name=p.name, phone=p.phone) for p in config.people if p.phone]
+    twilio = _twilio_settings(err)
+    sid = twilio.account_sid or SANDBOX_ACCOUNT_SID
+    token = twilio.auth_token.get_secret_value() if twilio.auth_token else SANDBOX_AUTH_TOKEN
+    try:
+        host, port = parse_listen(listen)
+    except ValueError as error:
+        _fail(err, str(error))
+
+    def ready(url: str) -> None:
+        console.print(
+            f"Twilio sandbox at {url} (phones: {url}/); point the monitor at it with:\n"
+            f"  TWILIO_API_BASE_URL={url} TWILIO_ACCOUNT_SID={sid} "
+            f"TWILIO_AUTH_TOKEN={'<your TWILIO_AUTH_TOKEN>' if twilio.auth_token else token} "
+            f"TWILIO_FROM={SANDBOX_NUMBER}\n"
+            f"inbound SMS go to {monitor_url.rstrip('/')}/twilio/sms; Ctrl-C to stop",
+            markup=False,
+            soft_wrap=True,
+        )
+
+    try:
+        asyncio.run(
+            serve_sandbox(
+                host=host,
+                port=port,
+                account_sid=sid,
+                auth_token=token,
+                inbound_sms_url=f"{monitor_url.rstrip('/')}/twilio/sms",
+                people=people,
+                ready=ready,
+            )
+        )
+    except SandboxStartupError as error:
+        _fail(err, f"the sandbox cannot listen on {listen}: {error}")
+    except KeyboardInterrupt:
+        pass
 
 
 @db_app.command("upgrade")

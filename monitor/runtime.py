@@ -30,11 +30,12 @@ from monitor.detection.tracker import Confirm
 from monitor.escalation.answers import Responder
 from monitor.escalation.delivery import DeliveryTracker
 from monitor.escalation.engine import Engine
+from monitor.masking import mask_phone
 from monitor.oncall import on_call
 from monitor.probing.flow import RunResult
 from monitor.probing.runner import run_with_deadline
 from monitor.probing.scheduler import ProbeScheduler, run_deadline
-from monitor.settings import TwilioSettings
+from monitor.settings import TWILIO_API, TwilioSettings
 from monitor.storage.database import Database
 from monitor.storage.migrations import upgrade_async
 from monitor.storage.recorder import Recorder
@@ -134,11 +135,10 @@ class Runtime:
             clock=self.clock,
             on_call=on_call,
         )
-        if self.options.listen is not None:
-            self.web = WebServer(
-                create_app(self._web_context(self.engine)), listen=self.options.listen
-            )
+        if self.web is not None:
+            self._web_app.state.web = self._web_context(self.engine)
             await self.web.start()
+        self._emit(self._paging_line())
         self.scheduler = ProbeScheduler(
             self.probes,
             execute=self._execute,
@@ -157,6 +157,22 @@ class Runtime:
         if self.web is not None:
             return self.web.url
         return None
+
+    def _paging_line(self) -> str:
+        webhooks = f"; webhooks at {self.public_url}" if self.web is not None else ""
+        if self.twilio is None:
+            return (
+                f"paging: no SMS/voice provider configured (TWILIO_*): pages print here{webhooks}"
+            )
+        settings = self.twilio.settings
+        sender = settings.messaging_service_sid or mask_phone(settings.from_number or "")
+        line = f"paging: SMS and calls through {settings.api_base_url} from {sender}{webhooks}"
+        if self.options.public_url is None and settings.api_base_url == TWILIO_API:
+            line += (
+                "\nwarning: MONITOR_PUBLIC_URL is not set: Twilio cannot fetch what a call says "
+                "or report delivery (calls fail over to the next channel)"
+            )
+        return line
 
     def _web_context(self, engine: Engine) -> WebContext:
         assert self.database is not None

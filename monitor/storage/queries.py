@@ -20,6 +20,7 @@ from monitor.storage.database import (
     sqlite_path,
 )
 from monitor.storage.escalation import PageView, pages_of
+from monitor.storage.inbound import opted_out_phones
 from monitor.storage.incidents import (
     IncidentEvent,
     IncidentRow,
@@ -143,6 +144,12 @@ async def query_pages(url: str, incident_id: int) -> list[PageView]:
     """`monitor incident show`: who was paged how and when."""
     async with _opened(url, doing="reading pages from") as db:
         return await pages_of(db, incident_id)
+
+
+async def query_opt_outs(url: str) -> dict[str, datetime]:
+    """`monitor validate`: numbers that replied STOP (the provider will not text them)."""
+    async with _opened(url, doing="reading SMS opt-outs from") as db:
+        return await opted_out_phones(db)
 
 
 @dataclass(frozen=True, kw_only=True)
