@@ -67,7 +67,11 @@ class WebhookSender:
             target = url
             computed = self.sign(url, params)
         record = WebhookRecord(
-            method=method, url=target, params=params, signature=signature or computed
+            method=method,
+            url=target,
+            params=params,
+            # "" sends no signature at all (a request that did not come from Twilio).
+            signature=computed if signature is None else signature,
         )
         # Appended before sending, so the log keeps the order in which requests went out.
         self._sandbox.webhooks.append(record)
@@ -81,7 +85,7 @@ class WebhookSender:
         if self._client is None:
             record.error = "the sandbox is not running (no HTTP client)"
             return
-        headers = {SIGNATURE_HEADER: record.signature}
+        headers = {SIGNATURE_HEADER: record.signature} if record.signature else {}
         try:
             if record.method == "GET":
                 response = await self._client.get(record.url, headers=headers)

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from monitor.channels.base import DeliveryError, Page
+from monitor.channels.base import Channel, DeliveryError, Page
 from monitor.clock import ManualClock
 from monitor.config.durations import parse_duration
 from monitor.config.models import MonitorConfig
@@ -148,11 +148,15 @@ class Scenario:
         on_call: OnCall,
         start: datetime,
         engines: int = 1,
+        channels: Mapping[str, Channel] | None = None,
+        clock: ManualClock | None = None,
     ) -> None:
         self.db = db
         self.config = config
-        self.clock = ManualClock(start)
+        self.clock = clock or ManualClock(start)
         self.phones = Phones(self.clock)
+        # Real channels (Twilio aimed at the sandbox) instead of the recording phones.
+        self.channels = channels
         self.on_call = on_call
         self.engine_count = engines
         self.engines = self._new_engines()
@@ -162,7 +166,7 @@ class Scenario:
         self.restarts = 0
 
     def _new_engines(self) -> list[Engine]:
-        channels = {name: self.phones.channel(name) for name in CHANNELS}
+        channels = self.channels or {name: self.phones.channel(name) for name in CHANNELS}
         return [
             Engine(
                 self.db,

@@ -3,7 +3,7 @@ the real engine over SQLite and PostgreSQL, phones that record what each person 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -13,6 +13,8 @@ from monitor.config.models import MonitorConfig
 from monitor.oncall import on_call
 from monitor.storage.database import Database
 from monitor.testing.paging import Scenario
+from monitor.testing.twilio import TwilioScenario
+from monitor.testing.twilio import twilio_scenario as start_twilio_scenario
 
 # A Monday, 09:30 in Berlin: alice's week in the `primary` rotation below.
 START = datetime(2026, 3, 2, 8, 30, tzinfo=UTC)
@@ -80,3 +82,20 @@ def configure() -> Callable[..., MonitorConfig]:
 @pytest.fixture
 async def scenario(scenario_factory: ScenarioFactory) -> Scenario:
     return await scenario_factory()
+
+
+@pytest.fixture
+async def twilio_scenario(database: Database, database_url: str) -> AsyncIterator[TwilioScenario]:
+    """The scenario paging through the Twilio sandbox: real HTTP, the real twilio library,
+    signed webhooks into the monitor's web app (DESIGN.md §7)."""
+    with start_twilio_scenario(
+        database,
+        database_url=database_url,
+        config=config_of(PEOPLE, THREE_LEVELS),
+        on_call=on_call,
+        start=START,
+    ) as (scenario, twilio):
+        try:
+            yield scenario
+        finally:
+            await twilio.aclose()
