@@ -3,8 +3,8 @@
 The real `twilio` library, asynchronous, aimed at TWILIO_API_BASE_URL (Twilio itself, or the
 sandbox in tests and the demo). `environment={}`: TWILIO_EDGE or TWILIO_REGION in the process
 environment would otherwise rewrite the host. The library applies no timeout of its own to
-asynchronous requests, so every call is bounded here. Its request logger prints recipients and
-message bodies at INFO: it gets a logger of its own that stays quiet below WARNING.
+asynchronous requests, so every call is bounded here. Its request logger prints six lines per
+request at INFO (URL, headers): it gets a logger of its own that stays quiet below WARNING.
 """
 
 from __future__ import annotations
