@@ -18,7 +18,8 @@ from monitor.channels.twilio import TwilioClient
 
 SMS_FINAL = frozenset({"delivered", "read", "undelivered", "failed", "canceled"})
 CALL_FINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
-POLL_SECONDS = 1.0
+# The first answer comes within a second or so; then no need to ask more than once a second.
+FIRST_POLL_SECONDS, MAX_POLL_SECONDS = 0.2, 1.0
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,6 @@ async def send_test_page(
     via: str,
     wait: float,
     on_status: Callable[[str], None] = lambda status: None,
-    poll: float = POLL_SECONDS,
 ) -> TestPageResult:
     """Send, then report each new status through `on_status` until a final one or `wait`
     seconds. Raises DeliveryError when the provider refuses the request."""
@@ -74,6 +74,7 @@ async def send_test_page(
         final = CALL_FINAL
     seen: str | None = None
     resource: Any = None
+    poll = FIRST_POLL_SECONDS
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     while True:
@@ -88,6 +89,7 @@ async def send_test_page(
         if loop.time() >= deadline:
             return TestPageResult(sid, "timeout", False, f"still {status} after {wait:g} s")
         await asyncio.sleep(poll)
+        poll = min(MAX_POLL_SECONDS, poll * 1.5)
     return _judge(sid, via, resource)
 
 
