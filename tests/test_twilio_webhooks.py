@@ -376,3 +376,16 @@ async def test_star_repeats_and_a_voicemail_is_not_an_answer(hooks: Hooks) -> No
     await scenario.tick()
     scenario.phone("alice").expect_sms()  # the next channel, at once
     assert await scenario.state(incident) == "triggered"
+
+
+async def test_a_bare_ack_prefers_the_latest_open_incident(hooks: Hooks) -> None:
+    scenario = hooks.scenario
+    first = await scenario.open("login")
+    scenario.clock.advance(timedelta(minutes=1))
+    second = await scenario.open("signup")
+    scenario.phone("alice").expect_sms(f"MON-{first}")
+    scenario.phone("alice").expect_sms(f"MON-{second}")
+    await scenario.resolve(second)
+    assert await hooks.replies(ALICE, "ACK") == [
+        f"Acknowledged MON-{first} (login). Reply RESOLVE {first} when fixed."
+    ]

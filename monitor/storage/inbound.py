@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select
 
 from monitor.storage.database import Database
-from monitor.storage.tables import InboundSms, PageRow, SmsOptOut
+from monitor.storage.tables import InboundSms, Incident, PageRow, SmsOptOut
 
 # A page that reached (or may have reached) the person: a bare `ACK` refers to it.
 _SENT = ("sent", "delivered")
@@ -50,11 +50,15 @@ async def auto_replies_since(db: Database, *, phone: str, since: datetime) -> in
 
 
 async def latest_incident_paged_to(db: Database, *, person: str) -> int | None:
+    """The incident a bare `ACK` from this person means: the latest one paged to them that is
+    still open, else the latest one paged at all (its reply then says it is resolved)."""
+    still_open = case((Incident.state != "resolved", 1), else_=0)
     async with db.session() as session:
         return await session.scalar(
             select(PageRow.incident_id)
+            .join(Incident, Incident.id == PageRow.incident_id)
             .where(PageRow.person == person, PageRow.kind == "page", PageRow.status.in_(_SENT))
-            .order_by(PageRow.sent_at.desc(), PageRow.id.desc())
+            .order_by(still_open.desc(), PageRow.sent_at.desc(), PageRow.id.desc())
             .limit(1)
         )
 
