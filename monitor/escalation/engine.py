@@ -76,22 +76,6 @@ def backoff(attempts: int) -> timedelta:
     return min(MAX_BACKOFF, delay)
 
 
-def facts_of(incident: EscalationRow) -> IncidentFacts:
-    return IncidentFacts(
-        id=incident.id,
-        probe=incident.probe,
-        group=incident.group,
-        severity=incident.severity,
-        state=incident.state,
-        rule=incident.rule,
-        figures=incident.figures,
-        cause=incident.cause,
-        opened_at=incident.opened_at,
-        resolved_at=incident.resolved_at,
-        acknowledged_by=incident.acknowledged_by,
-    )
-
-
 @dataclass
 class EngineStats:
     ticks: int = 0
@@ -339,7 +323,7 @@ class Engine:
         return Outcome(page=page, status="sent", provider_id=provider_id, event=("sent", detail))
 
     def _message(self, page: ClaimedPage, target: Target) -> Page:
-        facts = facts_of(page.incident)
+        facts = IncidentFacts.of(page.incident)
         if page.kind == "resolved":
             text, voice = self.messages.resolved(facts), None
         else:

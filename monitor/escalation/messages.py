@@ -41,13 +41,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import jinja2
 from jinja2 import meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from monitor.config.oncall import MessagesConfig
+
+if TYPE_CHECKING:  # storage imports the message checks of the config: only types here
+    from monitor.storage.escalation import EscalationRow
+    from monitor.storage.incidents import IncidentRow
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +115,13 @@ class IncidentFacts:
     opened_at: datetime
     resolved_at: datetime | None
     acknowledged_by: str | None
+
+    @classmethod
+    def of(cls, incident: IncidentRow | EscalationRow) -> IncidentFacts:
+        """The facts a message tells, from either view of a stored incident."""
+        return cls(
+            **{field.name: getattr(incident, field.name) for field in dataclasses.fields(cls)}
+        )
 
 
 class MessageTemplateError(ValueError):

@@ -90,7 +90,7 @@ async def voice(page_id: int, request: Request, web: Context, form: Form) -> Res
     answered = {"CallStatus": "in-progress", "AnsweredBy": form.get("AnsweredBy", "")}
     moved = await web.tracker.update(page_id, answered)
     incident = found[0]
-    facts = _facts(incident)
+    facts = IncidentFacts.of(incident)
     if page.kind == "resolved":
         text = web.messages.resolved(facts)
         response.say(text)
@@ -146,19 +146,3 @@ def _settled_already(incident: IncidentRow) -> str:
         return f"Incident {incident.id} is already resolved. Goodbye."
     who = incident.acknowledged_by or "someone"
     return f"Incident {incident.id} was already acknowledged by {who}. Goodbye."
-
-
-def _facts(incident: IncidentRow) -> IncidentFacts:
-    return IncidentFacts(
-        id=incident.id,
-        probe=incident.probe,
-        group=incident.group,
-        severity=incident.severity,
-        state=incident.state,
-        rule=incident.rule,
-        figures=incident.figures,
-        cause=incident.cause,
-        opened_at=incident.opened_at,
-        resolved_at=incident.resolved_at,
-        acknowledged_by=incident.acknowledged_by,
-    )
