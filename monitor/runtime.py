@@ -399,10 +399,10 @@ async def serve(
         loop.add_signal_handler(signum, stop.set)
     try:
         # A signal during start-up or the first pass stops those too, not only the schedule.
-        if not await _unless_stopped(runtime.start(schedule=False), stop):
+        if not await unless_stopped(runtime.start(schedule=False), stop):
             return
         if once or first_pass is not None:
-            if not await _unless_stopped(runtime.run_once(), stop):
+            if not await unless_stopped(runtime.run_once(), stop):
                 return
             if first_pass is not None:
                 first_pass()
@@ -415,7 +415,7 @@ async def serve(
         await runtime.stop()
 
 
-async def _unless_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+async def unless_stopped(work: Coroutine[Any, Any, Any], stop: asyncio.Event) -> bool:
     """Run `work` unless `stop` is set first (then cancel it); True when it completed."""
     task = asyncio.ensure_future(work)
     stopping = asyncio.ensure_future(stop.wait())
@@ -424,7 +424,7 @@ async def _unless_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) 
     finally:
         stopping.cancel()
     if task.done():
-        task.result()  # re-raises what start-up or the run raised
+        task.result()  # re-raises what the work raised
         return True
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
