@@ -30,9 +30,18 @@ from monitor.config.durations import parse_duration
 from monitor.demo import (
     DemoError,
     demo_environment,
-    demo_instructions,
     find_examples,
+    fresh_database_url,
     running_demo_api,
+)
+from monitor.demo_config import FAST, NORMAL
+from monitor.demo_run import (
+    MONITOR_LISTEN,
+    SANDBOX_LISTEN,
+    DemoOptions,
+    SandboxAccount,
+    choose_listen,
+    run_demo,
 )
 from monitor.detection.backtest import BacktestReport, backtest
 from monitor.detection.maintenance import MaintenanceWindow
@@ -191,49 +200,138 @@ def demo(
         Path | None, typer.Option(help="The examples directory (default: ./examples).")
     ] = None,
     error_ratio: Annotated[
-        float, typer.Option(min=0, max=1, help="Share of API requests the demo API fails with 503.")
+        float,
+        typer.Option(
+            min=0,
+            max=1,
+            help="Start the API broken: this share of its requests fail with 503 "
+            "(the demo then injects no outage of its own).",
+        ),
     ] = 0.0,
-    disk_full: Annotated[bool, typer.Option(help="The demo API's writes fail with 507.")] = False,
-    once: Annotated[
-        bool, typer.Option("--once", help="Run every probe once, store, exit.")
+    disk_full: Annotated[
+        bool, typer.Option(help="Start the API with a full disk: its writes fail with 507.")
     ] = False,
-    database_url: DatabaseOption = None,
+    once: Annotated[
+        bool,
+        typer.Option("--once", help="Run every probe once, store, exit (no sandbox, no paging)."),
+    ] = False,
+    fast: Annotated[
+        bool,
+        typer.Option(
+            "--fast",
+            help="The whole story in well under a minute: outage after 5s, escalation every 10s.",
+        ),
+    ] = False,
+    exit_when_done: Annotated[
+        bool,
+        typer.Option(
+            "--exit-when-done",
+            help="Exit 0 once the incident is resolved and everyone paged was told.",
+        ),
+    ] = False,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            help=f"HOST:PORT of the monitor's web server (default {MONITOR_LISTEN}, "
+            "or a free port when that one is taken).",
+            show_default=False,
+        ),
+    ] = None,
+    sandbox_listen: Annotated[
+        str | None,
+        typer.Option(
+            help=f"HOST:PORT of the Twilio sandbox and its phone pages (default "
+            f"{SANDBOX_LISTEN}, or a free port when that one is taken).",
+            show_default=False,
+        ),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="SQLAlchemy URL (default: SQLite in a new temporary directory).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Start the example API and monitor it with the example probes (Ctrl-C to stop)."""
+    """The whole story on this machine: the example API, a Twilio sandbox with a phone per
+    person, and the monitor; the API breaks, the on-call engineer is paged by SMS and phone
+    until someone answers ACK, then it heals (Ctrl-C to stop)."""
     console = Console(highlight=False)
-    settings = _settings(database_url)
-    results: list[RunResult] = []
+    err = Console(stderr=True, highlight=False)
+
+    def say(line: str) -> None:
+        console.print(line, markup=False, soft_wrap=True)
+
+    settings = _settings(database_url or fresh_database_url())
+    try:
+        web_listen, web_note = choose_listen(listen, MONITOR_LISTEN)
+        sandbox_at, sandbox_note = choose_listen(sandbox_listen, SANDBOX_LISTEN)
+    except ValueError as error:
+        _fail(err, str(error))
     try:
         examples_dir = find_examples(examples)
         faults = {"DEMO_ERROR_RATIO": str(error_ratio), "DEMO_DISK_FULL": str(disk_full).lower()}
         with running_demo_api(examples_dir, faults=faults) as url:
             loaded = _load_or_exit(examples_dir, console, environ=demo_environment(url))
-            console.print(
+            say(
                 f"Example API at {url} (error ratio {error_ratio:.0%}, disk full: {disk_full}); "
-                f"results in {display_url(settings.database_url)}",
-                markup=False,
-                soft_wrap=True,
+                f"results in {display_url(settings.database_url)}"
             )
-            runtime = Runtime(
-                loaded,
-                options=RuntimeOptions(database_url=settings.database_url, summary_every=15),
-                clock=SystemClock(),
-                emit=lambda line: console.print(line, markup=False, soft_wrap=True),
-                on_result=results.append,
-            )
+            if once:
+                results: list[RunResult] = []
+                runtime = Runtime(
+                    loaded,
+                    options=RuntimeOptions(database_url=settings.database_url, summary_every=15),
+                    clock=SystemClock(),
+                    emit=say,
+                    on_result=results.append,
+                )
 
-            def show_first_pass() -> None:
-                for result in in_config_order(results, loaded):
+                def show_first_pass() -> None:
+                    for result in in_config_order(results, loaded):
+                        print_run(console, result)
+
+                asyncio.run(serve(runtime, once=True, first_pass=show_first_pass))
+                first = results[: len(runtime.probes)]
+                raise typer.Exit(EXIT_OK if all(r.ok for r in first) else EXIT_FAILED)
+            for note in (web_note, sandbox_note):
+                if note is not None:
+                    say(note)
+
+            def show_first(runs: list[RunResult]) -> None:
+                # The first run of each probe: a failure's confirmation runs may come in early.
+                first: dict[str, RunResult] = {}
+                for taken in runs:
+                    first.setdefault(taken.probe, taken)
+                for result in in_config_order(list(first.values()), loaded):
                     print_run(console, result)
-                if not once:
-                    console.print(demo_instructions(url), markup=False, soft_wrap=True)
 
-            asyncio.run(serve(runtime, once=once, first_pass=show_first_pass))
+            code = run_demo(
+                loaded,
+                DemoOptions(
+                    api_base=url,
+                    database_url=settings.database_url,
+                    pace=FAST if fast else NORMAL,
+                    started_broken=error_ratio > 0,
+                    disk_full=disk_full,
+                    listen=web_listen,
+                    sandbox_listen=sandbox_at,
+                    account=SandboxAccount(
+                        account_sid=SANDBOX_ACCOUNT_SID,
+                        auth_token=SANDBOX_AUTH_TOKEN,
+                        number=SANDBOX_NUMBER,
+                    ),
+                    exit_when_done=exit_when_done,
+                ),
+                say=say,
+                first_pass=show_first,
+            )
     except (DemoError, DatabaseError) as error:
-        console.print(f"error: {error}", markup=False)
-        raise typer.Exit(EXIT_CONFIG) from None
-    first = results[: len(runtime.probes)]
-    raise typer.Exit(EXIT_OK if all(r.ok for r in first) else EXIT_FAILED)
+        _fail(err, str(error))
+    except KeyboardInterrupt:  # Ctrl-C before the demo took the signals over: stopped, fine
+        raise typer.Exit(EXIT_OK) from None
+    raise typer.Exit(code)
 
 
 def in_config_order(results: list[RunResult], loaded: LoadedConfig) -> list[RunResult]:

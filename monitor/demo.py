@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import queue
+import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+
+import httpx
 
 import monitor
 
 READY_PREFIX = "demo_api listening on "
 DEMO_EMAIL = "probe@example.com"
 DEMO_PASSWORD = "probe-password"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class DemoError(RuntimeError):
@@ -54,6 +60,10 @@ def running_demo_api(
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        # Its own session: a Ctrl-C in the terminal reaches the demo alone, which stops the
+        # monitor first and the API last (probes in flight must not see it go away).
+        start_new_session=True,
+        preexec_fn=_end_with(os.getpid()) if sys.platform == "linux" else None,
     )
     # A reader thread, not select(): text-mode readline buffers lines that select cannot see.
     lines: queue.Queue[str | None] = queue.Queue()
@@ -67,6 +77,23 @@ def running_demo_api(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _end_with(parent: int) -> Callable[[], None]:
+    """What the API's process runs before the API starts: from then on the kernel sends it
+    SIGTERM when the demo's process ends, however it ends. Without it, a demo killed outright
+    (SIGKILL, or a signal after its handlers are gone) leaves the API running, holding its port.
+    """
+
+    # Looked up here, not in the child: between fork and exec only the simplest calls are safe.
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def end_with_parent() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the demo ended before the line above took effect
+            os._exit(1)
+
+    return end_with_parent
 
 
 def _read_lines(process: subprocess.Popen[str], lines: queue.Queue[str | None]) -> None:
@@ -94,6 +121,13 @@ def _wait_for_url(lines: queue.Queue[str | None], timeout: float) -> str:
     raise DemoError(f"the demo API did not start within {timeout:.0f}s:\n{output}")
 
 
+def fresh_database_url() -> str:
+    """SQLite in a new temporary directory: the demo never touches a monitor's real database,
+    and each run starts with no incidents. Left in place, so it can be explored afterwards."""
+    directory = Path(tempfile.mkdtemp(prefix="monitor-demo-"))
+    return f"sqlite+aiosqlite:///{directory / 'demo.db'}"
+
+
 def demo_environment(api_base: str) -> dict[str, str]:
     """The variables examples/probes.yaml reads, pointing at the demo API and its probe account."""
     return {
@@ -104,14 +138,25 @@ def demo_environment(api_base: str) -> dict[str, str]:
     }
 
 
-def demo_instructions(api_base: str) -> str:
+async def set_faults(api_base: str, *, error_ratio: float, disk_full: bool) -> None:
+    """Change the running demo API's faults (`PUT /_admin/faults`); raises `DemoError`."""
+    try:
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            response = await client.put(
+                f"{api_base}/_admin/faults",
+                json={"error_ratio": error_ratio, "disk_full": disk_full},
+            )
+            response.raise_for_status()
+    except httpx.HTTPError as error:
+        raise DemoError(f"could not change the demo API's faults: {error}") from error
+
+
+def fault_commands(api_base: str) -> list[str]:
+    """The curl commands that break and repair the demo API by hand."""
     faults = f"{api_base}/_admin/faults"
-    return (
-        "\nProbing every 30s; a line for every failed run and a summary every 15s.\n"
-        "Cause an outage from another terminal and watch it show up:\n"
-        f"  curl -X PUT {faults} -H 'content-type: application/json' -d '{{\"error_ratio\": 0.3}}'\n"
-        f"  curl -X PUT {faults} -H 'content-type: application/json' -d '{{\"disk_full\": true}}'\n"
-        f"  curl -X PUT {faults} -H 'content-type: application/json' "
-        '-d \'{"error_ratio": 0, "disk_full": false}\'\n'
-        "Stored results: .venv/bin/monitor results --failed   Stop: Ctrl-C"
-    )
+    put = f"curl -X PUT {faults} -H 'content-type: application/json' -d"
+    return [
+        f"{put} '{{\"error_ratio\": 0.3}}'",
+        f"{put} '{{\"disk_full\": true}}'",
+        f'{put} \'{{"error_ratio": 0, "disk_full": false}}\'',
+    ]
