@@ -270,3 +270,53 @@ class InboundSms(Base):
     auto_reply: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (Index(None, "phone", "at"),)
+
+
+class HourlyRollup(Base):
+    """One probe's scheduled runs from one location in one UTC hour, summed up: what the
+    status page's history and (after retention deletes the raw rows) backtests read. Written
+    once the hour is over, exactly from the raw results (confirmation runs excluded: they are
+    extra runs after a failure and would count one failure many times)."""
+
+    __tablename__ = "rollups_hourly"
+
+    probe_id: Mapped[int] = mapped_column(
+        ForeignKey("probes.id", ondelete="CASCADE"), primary_key=True
+    )
+    location: Mapped[str] = mapped_column(Text, primary_key=True)
+    hour: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
+    runs: Mapped[int] = mapped_column(Integer)
+    failures: Mapped[int] = mapped_column(Integer)
+    duration_sum_ms: Mapped[int] = mapped_column(BigInteger)
+    duration_p50_ms: Mapped[int] = mapped_column(Integer)
+    duration_p95_ms: Mapped[int] = mapped_column(Integer)
+    duration_max_ms: Mapped[int] = mapped_column(Integer)
+
+    # "every probe's hours since T" (the daily sums, retention of rollups).
+    __table_args__ = (Index(None, "hour"),)
+
+
+class DailyRollup(Base):
+    """One probe's runs in one UTC day, all locations: the status page's 90-day bars read
+    1,000 probes x 90 days = 90,000 narrow rows instead of millions of results."""
+
+    __tablename__ = "rollups_daily"
+
+    probe_id: Mapped[int] = mapped_column(
+        ForeignKey("probes.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)  # 00:00 UTC
+    runs: Mapped[int] = mapped_column(Integer)
+    failures: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index(None, "day"),)
+
+
+class RollupProgress(Base):
+    """How far the rollups go: every hour before `rolled_until` is in rollups_hourly and
+    rollups_daily; results after it are read raw. One row per kind of rollup."""
+
+    __tablename__ = "rollup_progress"
+
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    rolled_until: Mapped[datetime] = mapped_column(Timestamp)
