@@ -430,6 +430,7 @@ def run(
             listen=None if once else (listen or web.listen),
             public_url=web.public_url,
             twilio=twilio,
+            admin_token=web.admin_token.get_secret_value() if web.admin_token else None,
         ),
         clock=SystemClock(),
         emit=lambda line: console.print(line, markup=False, soft_wrap=True),

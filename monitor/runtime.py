@@ -29,16 +29,16 @@ from monitor.detection.store import DatabaseIncidents
 from monitor.detection.tracker import Confirm
 from monitor.escalation.answers import Responder
 from monitor.escalation.delivery import DeliveryTracker
-from monitor.escalation.engine import Engine
+from monitor.escalation.engine import Engine, EngineStats
 from monitor.masking import mask_phone
 from monitor.oncall import on_call
 from monitor.probing.flow import RunResult
 from monitor.probing.runner import run_with_deadline
-from monitor.probing.scheduler import ProbeScheduler, run_deadline
+from monitor.probing.scheduler import ProbeScheduler, SchedulerStats, run_deadline
 from monitor.settings import TWILIO_API, TwilioSettings
 from monitor.storage.database import Database
 from monitor.storage.migrations import upgrade_async
-from monitor.storage.recorder import Recorder
+from monitor.storage.recorder import Recorder, RecorderStats
 from monitor.storage.records import ResultRecord
 from monitor.storage.repository import StoredResult, replay_results, sync_probes
 from monitor.storage.silences import list_silences
@@ -62,6 +62,7 @@ class RuntimeOptions:
     listen: str | None = None  # host:port of the web server (webhooks); None: no web server
     public_url: str | None = None  # how Twilio reaches the web server (MONITOR_PUBLIC_URL)
     twilio: TwilioSettings | None = None  # configured: sms and voice go through Twilio
+    admin_token: str | None = None  # MONITOR_ADMIN_TOKEN: the admin pages and the JSON API
 
 
 def config_hash(probe: ProbeConfig) -> str:
@@ -187,7 +188,27 @@ class Runtime:
             messages=engine.messages,
             public_url=self.public_url,
             twilio_tokens=twilio.tokens() if twilio is not None else [],
+            admin_token=self.options.admin_token,
+            wake=engine.wake,
+            state=self,
         )
+
+    # -- what /readyz and /metrics read (web.context.MonitorState) ----------------------------
+
+    def scheduler_running(self) -> bool:
+        return self._tick_task is not None and not self._tick_task.done() and not self._stopping
+
+    def engine_last_tick(self) -> datetime | None:
+        return self.engine.stats.last_tick if self.engine is not None else None
+
+    def scheduler_stats(self) -> SchedulerStats | None:
+        return self.scheduler.stats if self.scheduler is not None else None
+
+    def recorder_stats(self) -> RecorderStats | None:
+        return self.recorder.stats if self.recorder is not None else None
+
+    def engine_stats(self) -> EngineStats | None:
+        return self.engine.stats if self.engine is not None else None
 
     async def begin_schedule(self) -> None:
         assert self.scheduler is not None, "start() first"

@@ -54,6 +54,10 @@ class WebSettings(BaseSettings):
         "callbacks are built from it and webhook signatures are checked against it",
     )
     listen: str = Field(default=DEFAULT_LISTEN, description="host:port of the web server")
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="the admin pages' login and the JSON API's bearer token; unset: both are off",
+    )
 
     @field_validator("public_url")
     @classmethod

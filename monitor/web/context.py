@@ -5,19 +5,42 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
 
 from monitor.clock import Clock
 from monitor.config.models import MonitorConfig
 from monitor.escalation.answers import Responder
 from monitor.escalation.delivery import DeliveryTracker
+from monitor.escalation.engine import EngineStats
 from monitor.escalation.messages import Messages
+from monitor.probing.scheduler import SchedulerStats
 from monitor.storage.database import Database
+from monitor.storage.recorder import RecorderStats
 
 
 @dataclass
 class WebStats:
     webhook_rejections: Counter[str] = field(default_factory=Counter)  # by route
     webhooks: Counter[str] = field(default_factory=Counter)
+
+
+class MonitorState(Protocol):
+    """The running monitor as /readyz and /metrics see it (the Runtime implements it)."""
+
+    def scheduler_running(self) -> bool: ...
+
+    def engine_last_tick(self) -> datetime | None: ...
+
+    def scheduler_stats(self) -> SchedulerStats | None: ...
+
+    def recorder_stats(self) -> RecorderStats | None: ...
+
+    def engine_stats(self) -> EngineStats | None: ...
+
+
+def _nothing() -> None:
+    return None
 
 
 @dataclass(kw_only=True)
@@ -33,3 +56,10 @@ class WebContext:
     public_url: str | None
     twilio_tokens: list[str]  # the auth token, and the secondary one during a rotation
     stats: WebStats = field(default_factory=WebStats)
+    # MONITOR_ADMIN_TOKEN: the admin pages and the JSON API; None turns both off (401).
+    admin_token: str | None = None
+    # The escalation engine: an incident changed from the web (acknowledged, resolved,
+    # escalated) and it should act now, not at its next tick.
+    wake: Callable[[], None] = _nothing
+    # None: the app serves without a running monitor around it (webhook tests, the harness).
+    state: MonitorState | None = None

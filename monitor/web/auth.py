@@ -1,0 +1,88 @@
+"""Who may use the admin pages and the JSON API: the holder of MONITOR_ADMIN_TOKEN.
+
+The API takes the token as `Authorization: Bearer ...`. The admin pages take it once, on the
+login form, and then carry a session cookie: an expiry signed with a key derived from the token
+(rotating the token ends every session), plus a CSRF token derived from the session for forms.
+Every comparison is constant-time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from monitor.web.context import WebContext
+
+SESSION_COOKIE = "monitor_session"
+SESSION_SECONDS = 12 * 3600  # a night on call
+
+
+def web_context(request: Request) -> WebContext:
+    web: WebContext = request.app.state.web
+    return web
+
+
+def token_matches(given: str | None, expected: str | None) -> bool:
+    if not given or not expected:
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _key(admin_token: str) -> bytes:
+    return hashlib.sha256(b"monitor-session\x00" + admin_token.encode()).digest()
+
+
+def _sign(admin_token: str, message: str) -> str:
+    return hmac.new(_key(admin_token), message.encode(), hashlib.sha256).hexdigest()
+
+
+def new_session(admin_token: str, *, now: float | None = None) -> str:
+    expires = int((time.time() if now is None else now) + SESSION_SECONDS)
+    return f"{expires}.{_sign(admin_token, f'session:{expires}')}"
+
+
+def session_valid(admin_token: str | None, cookie: str | None, *, now: float | None = None) -> bool:
+    if not admin_token or not cookie:
+        return False
+    expires, _, signature = cookie.partition(".")
+    if not expires.isdigit():
+        return False
+    if not hmac.compare_digest(signature, _sign(admin_token, f"session:{expires}")):
+        return False
+    return int(expires) > (time.time() if now is None else now)
+
+
+def csrf_token(admin_token: str, session: str) -> str:
+    return _sign(admin_token, f"csrf:{session}")
+
+
+def csrf_valid(admin_token: str | None, session: str | None, given: str | None) -> bool:
+    if not admin_token or not session or not given:
+        return False
+    return hmac.compare_digest(given, csrf_token(admin_token, session))
+
+
+async def require_bearer(request: Request) -> WebContext:
+    """The API's guard: 401 unless `Authorization: Bearer <MONITOR_ADMIN_TOKEN>`."""
+    web = web_context(request)
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if web.admin_token is None:
+        raise HTTPException(
+            status_code=401,
+            detail="the API is off: MONITOR_ADMIN_TOKEN is not set",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if scheme.lower() != "bearer" or not token_matches(token.strip(), web.admin_token):
+        raise HTTPException(
+            status_code=401,
+            detail="missing or wrong bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return web
+
+
+Authorized = Annotated[WebContext, Depends(require_bearer)]
