@@ -10,12 +10,12 @@ from sqlalchemy import select
 
 from monitor.storage.database import Database
 from monitor.storage.records import ResultRecord
-from monitor.storage.repository import ensure_probes, insert_results
+from monitor.storage.repository import ensure_probes, insert_results, sync_probes
 from monitor.storage.rollups import (
     GRACE,
     Counts,
-    by_group,
     daily_counts,
+    daily_counts_by_group,
     percentile,
     roll_up,
     rolled_until,
@@ -199,12 +199,22 @@ async def test_a_second_roller_writes_nothing_twice(database: Database) -> None:
     assert sum(row.runs for row in hourly) == sum(not r.confirmation for r in records)
 
 
-def test_by_group_sums_probes_into_components() -> None:
-    day = datetime(2026, 12, 6, tzinfo=UTC)
-    counts = {(1, day): Counts(100, 10), (2, day): Counts(50, 0), (3, day): Counts(9, 9)}
+async def test_daily_counts_by_group_sum_the_probes_of_a_group(database: Database) -> None:
+    records = three_hours_of_runs()
+    ids = await sync_probes(
+        database, [("login", "accounts", "h"), ("signup", "accounts", "h")], now=START
+    )
+    await insert_results(database, records, ids)
+    now = START + timedelta(hours=3, minutes=10)
+    await roll_up(database, now=START + timedelta(hours=1, minutes=30))
 
-    groups = by_group(counts, {1: "accounts", 2: "accounts"})
+    groups = await daily_counts_by_group(database, since=START, now=now)
+    probes = await daily_counts(database, since=START, now=now)
 
-    assert groups == {("accounts", day): Counts(150, 10)}
-    assert groups[("accounts", day)].uptime == 1 - 10 / 150
+    for day in (datetime(2026, 12, 6, tzinfo=UTC), datetime(2026, 12, 7, tzinfo=UTC)):
+        assert (
+            groups[("accounts", day)] == probes[(ids["login"], day)] + probes[(ids["signup"], day)]
+        )
+    assert set(groups) == {("accounts", d) for _, d in probes}
+    assert Counts(150, 10).uptime == 1 - 10 / 150
     assert Counts(0, 0).uptime is None

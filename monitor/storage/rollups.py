@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import case, delete, false, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from monitor.storage.database import Database
-from monitor.storage.tables import DailyRollup, HourlyRollup, Result, RollupProgress
+from monitor.storage.tables import DailyRollup, HourlyRollup, Probe, Result, RollupProgress
 from monitor.storage.types import Timestamp
 
 log = logging.getLogger(__name__)
@@ -223,36 +225,61 @@ class Counts:
         return None if self.runs == 0 else 1 - self.failures / self.runs
 
 
+Key = TypeVar("Key", int, str)
+
+
 async def daily_counts(
     db: Database, *, since: datetime, now: datetime
 ) -> dict[tuple[int, datetime], Counts]:
     """(probe id, UTC day) -> scheduled runs and failures, for the days from `since`'s day to
     `now`'s: the rolled-up days plus the raw results after the mark, today included."""
+    return await _daily(db, since=since, now=now, key=DailyRollup.probe_id, raw_key=Result.probe_id)
+
+
+async def daily_counts_by_group(
+    db: Database, *, since: datetime, now: datetime
+) -> dict[tuple[str, datetime], Counts]:
+    """As daily_counts, summed per probe group (status-page component) by the database: 50
+    groups x 90 days is 4,500 rows to read, where 1,000 probes would be 90,000."""
+    return await _daily(db, since=since, now=now, key=Probe.group, raw_key=Probe.group)
+
+
+async def _daily(
+    db: Database,
+    *,
+    since: datetime,
+    now: datetime,
+    key: InstrumentedAttribute[Key],
+    raw_key: InstrumentedAttribute[Key],
+) -> dict[tuple[Key, datetime], Counts]:
     first_day = floor_day(since)
+    by_group = key is Probe.group
     async with db.session() as session:
         mark = await _progress(session)
-        counts: dict[tuple[int, datetime], Counts] = {}
+        counts: dict[tuple[Key, datetime], Counts] = {}
         if mark is not None:
-            rolled = await session.execute(
-                select(
-                    DailyRollup.probe_id, DailyRollup.day, DailyRollup.runs, DailyRollup.failures
-                ).where(DailyRollup.day >= first_day)
-            )
-            for probe_id, day, runs, failures in rolled:
-                counts[(probe_id, day)] = Counts(int(runs), int(failures))
+            rolled = select(
+                key, DailyRollup.day, func.sum(DailyRollup.runs), func.sum(DailyRollup.failures)
+            ).where(DailyRollup.day >= first_day)
+            if by_group:
+                rolled = rolled.join(Probe, Probe.id == DailyRollup.probe_id)
+            rolled = rolled.group_by(key, DailyRollup.day)
+            for name, day, runs, failures in await session.execute(rolled):
+                counts[(name, day)] = Counts(int(runs), int(failures))
         raw_since = max(mark, first_day) if mark is not None else first_day
-        await _add_raw(session, counts, since=raw_since, now=now)
+        await _add_raw(session, counts, key=raw_key, since=raw_since, now=now)
     return counts
 
 
 async def _add_raw(
     session: AsyncSession,
-    counts: dict[tuple[int, datetime], Counts],
+    counts: dict[tuple[Key, datetime], Counts],
     *,
+    key: InstrumentedAttribute[Key],
     since: datetime,
     now: datetime,
 ) -> None:
-    """Add the raw results from `since` on, per probe and day. Normally they are the last hour
+    """Add the raw results from `since` on, per key and day. Normally they are the last hour
     or so, within today; the CASE splits the rare stretch that crosses midnight (or, before the
     first rollup, a longer one) into days without dialect-specific date functions."""
     days = _days_between(since, now)
@@ -262,20 +289,21 @@ async def _add_raw(
     )
     # A subquery names the day once: PostgreSQL would not see the CASE in the SELECT (its
     # parameters numbered apart) as the one in the GROUP BY.
-    rows = (
-        select(Result.probe_id, day_of.label("day_index"), Result.ok)
-        .where(Result.started_at >= since, Result.confirmation == false())
-        .subquery()
+    raw = select(key.label("key"), day_of.label("day_index"), Result.ok).where(
+        Result.started_at >= since, Result.confirmation == false()
     )
+    if key is Probe.group:
+        raw = raw.join(Probe, Probe.id == Result.probe_id)
+    rows = raw.subquery()
     failed = func.sum(case((rows.c.ok.is_(False), 1), else_=0))
-    query = select(rows.c.probe_id, rows.c.day_index, func.count(), failed).group_by(
-        rows.c.probe_id, rows.c.day_index
+    query = select(rows.c.key, rows.c.day_index, func.count(), failed).group_by(
+        rows.c.key, rows.c.day_index
     )
-    for probe_id, index, runs, failures in await session.execute(query):
+    for name, index, runs, failures in await session.execute(query):
         if index < 0:
             continue
-        key = (probe_id, days[index])
-        counts[key] = counts.get(key, Counts(0, 0)) + Counts(int(runs), int(failures or 0))
+        slot = (name, days[index])
+        counts[slot] = counts.get(slot, Counts(0, 0)) + Counts(int(runs), int(failures or 0))
 
 
 def _days_between(since: datetime, now: datetime) -> list[datetime]:
@@ -285,17 +313,3 @@ def _days_between(since: datetime, now: datetime) -> list[datetime]:
         days.append(day)
         day += DAY
     return days
-
-
-def by_group(
-    counts: Mapping[tuple[int, datetime], Counts], groups: Mapping[int, str]
-) -> dict[tuple[str, datetime], Counts]:
-    """Per-probe days summed into per-component days (probes not in `groups` are left out)."""
-    summed: dict[tuple[str, datetime], Counts] = {}
-    for (probe_id, day), value in counts.items():
-        group = groups.get(probe_id)
-        if group is None:
-            continue
-        key = (group, day)
-        summed[key] = summed.get(key, Counts(0, 0)) + value
-    return summed
