@@ -25,6 +25,7 @@ def banner(
     api_base: str,
     sandbox_url: str,
     monitor_url: str,
+    admin_token: str,
     paging: list[str],
     pace: Pace,
     started_broken: bool,
@@ -42,6 +43,8 @@ def banner(
     lines = [
         "",
         f"The monitor:     {monitor_url} (Twilio's webhooks: {monitor_url}/twilio/...)",
+        f"The status page: {monitor_url}/ (what customers see)",
+        f"The admin pages: {monitor_url}/admin (token: {admin_token})",
         f"The phones:      {sandbox_url}/ (the Twilio sandbox: every SMS and call lands here)",
     ]
     for person in people:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import secrets
 import signal
 import socket
 from collections.abc import Callable
@@ -59,6 +61,8 @@ class DemoOptions:
     sandbox_listen: str
     account: SandboxAccount
     exit_when_done: bool
+    # The admin pages' token, made up for this demo and printed with the URLs.
+    admin_token: str = dataclasses.field(default_factory=lambda: secrets.token_urlsafe(12))
 
 
 def choose_listen(given: str | None, default: str) -> tuple[str, str | None]:
@@ -243,6 +247,7 @@ async def _monitor(
             summary_every=0,  # the story tells what matters; a summary every few seconds would not
             listen=options.listen,
             twilio=sandbox_twilio(sandbox_url, options.account),
+            admin_token=options.admin_token,
         ),
         clock=clock,
         emit=_quiet(say),
@@ -288,6 +293,7 @@ async def _monitor(
                 api_base=options.api_base,
                 sandbox_url=sandbox_url,
                 monitor_url=monitor_url,
+                admin_token=options.admin_token,
                 paging=paging,
                 pace=options.pace,
                 started_broken=options.started_broken,

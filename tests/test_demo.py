@@ -110,7 +110,12 @@ def test_demo_pages_until_an_ack_then_heals_and_resolves(tmp_path: Path) -> None
     )
     try:
         api = demo.expect(r"^Example API at (http://127\.0\.0\.1:\d+)")[1]
+        status = demo.expect(r"^The status page: +(http://127\.0\.0\.1:\d+)/ ")[1]
+        token = demo.expect(r"^The admin pages: +\S+/admin \(token: (\S+)\)$")[1]
         sandbox = demo.expect(r"^The phones: +(http://127\.0\.0\.1:\d+)/ ")[1]
+        assert "Service status" in httpx.get(f"{status}/").text
+        login = httpx.post(f"{status}/admin/login", data={"token": token})
+        assert login.status_code == 303 and "monitor_session" in login.headers["set-cookie"]
         demo.expect(r"OUTAGE: the example API now fails 30% of its requests")
         demo.expect(r"MON-1  OPENED: login PARTIAL")
         primary = demo.expect(r"MON-1  SMS to (.+) \(primary, \+\*+\d{4}\)$")[1]
