@@ -46,7 +46,7 @@ from monitor.demo_run import (
 from monitor.detection.backtest import BacktestReport, backtest
 from monitor.detection.maintenance import MaintenanceWindow
 from monitor.masking import mask_phone
-from monitor.oncall import ScheduleStatus, config_warnings, schedule_status
+from monitor.oncall import ScheduleStatus, config_warnings, schedule_status, sms_opt_out_warnings
 from monitor.probing.flow import RunResult, run_probe
 from monitor.report import print_results, print_run, result_json
 from monitor.report_incidents import (
@@ -145,12 +145,7 @@ def _opt_out_warnings(loaded: LoadedConfig) -> list[str]:
         opted_out = asyncio.run(query_opt_outs(Settings().database_url))
     except (DatabaseError, SQLAlchemyError, OSError, ValidationError):
         return []  # no database yet (validate runs before the first deploy too)
-    return [
-        f"{person.name} ({person.id}, {mask_phone(person.phone)}) replied STOP on "
-        f"{stamp(opted_out[person.phone])}: unreachable by SMS until they reply START"
-        for person in loaded.config.people
-        if person.phone is not None and person.phone in opted_out
-    ]
+    return sms_opt_out_warnings(loaded.config, opted_out)
 
 
 @app.command()

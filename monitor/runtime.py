@@ -41,8 +41,10 @@ from monitor.storage.migrations import upgrade_async
 from monitor.storage.recorder import Recorder, RecorderStats
 from monitor.storage.records import ResultRecord
 from monitor.storage.repository import StoredResult, replay_results, sync_probes
+from monitor.storage.rollups import roll_up
 from monitor.storage.silences import list_silences
 from monitor.web import WebContext, WebServer, create_app
+from monitor.web.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,8 @@ RECORDER_STOP_TIMEOUT = 4.0
 ENGINE_STOP_TIMEOUT = 2.0
 # How often the detector picks up silences set from the command line and retries failed writes.
 DETECTOR_TICK_SECONDS = 5.0
+# Hours are rolled up a couple of minutes after they end; looking once a minute is plenty.
+ROLLUP_EVERY_SECONDS = 60.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,6 +110,8 @@ class Runtime:
         self._window = Counter[str]()  # failures per probe since the last summary
         self._window_runs = 0
         self.unwritten = 0  # results taken but not in the database when stop() returned
+        self.metrics = Metrics()
+        self._rollup_task: asyncio.Task[None] | None = None
 
     async def start(self, *, schedule: bool = True) -> None:
         """Upgrade the database, then start recording and (unless `schedule` is false) probing;
@@ -191,6 +197,7 @@ class Runtime:
             admin_token=self.options.admin_token,
             wake=engine.wake,
             state=self,
+            metrics=self.metrics,
         )
 
     # -- what /readyz and /metrics read (web.context.MonitorState) ----------------------------
@@ -220,6 +227,7 @@ class Runtime:
         )
         if self.options.summary_every > 0:
             self._summary_task = asyncio.create_task(self._summaries(), name="summaries")
+        self._rollup_task = asyncio.create_task(self._rollups(), name="rollups")
 
     async def run_once(self, probes: Sequence[ProbeConfig] | None = None) -> None:
         assert self.scheduler is not None, "start() first"
@@ -228,7 +236,7 @@ class Runtime:
     async def stop(self) -> None:
         """Stop within about 10 s, writing every result already taken."""
         self._stopping = True  # no new confirmation bursts from here on
-        for task in (self._summary_task, self._tick_task):
+        for task in (self._summary_task, self._tick_task, self._rollup_task):
             if task is not None:
                 task.cancel()
         if self.scheduler is not None:
@@ -312,6 +320,9 @@ class Runtime:
         record = ResultRecord.from_run(result, due_at=due_at, confirmation=confirmation)
         self.recorder.record(record)
         self._window_runs += 1
+        self.metrics.observe_run(
+            probe.name, ok=result.ok, duration_seconds=result.duration_ms / 1000
+        )
         if not result.ok:
             self._window[probe.name] += 1
             what = "FAIL (confirming)" if confirmation else "FAIL"
@@ -359,6 +370,19 @@ class Runtime:
                 await self.detector.tick()
             except Exception:
                 log.exception("detector tick failed")
+
+    async def _rollups(self) -> None:
+        """Roll up each hour once it is over (the status page's history reads the rollups)."""
+        assert self.database is not None
+        while True:
+            try:
+                rolled = await roll_up(self.database, now=self.clock.now())
+            except Exception:  # history is read raw meanwhile; the next pass tries again
+                log.exception("rolling up results failed")
+            else:
+                if rolled:
+                    log.info("rolled up %d hour(s) of results", rolled)
+            await asyncio.sleep(ROLLUP_EVERY_SECONDS)
 
     async def _summaries(self) -> None:
         started = time.monotonic()

@@ -3,11 +3,16 @@ history reads the same before and after the hours are rolled up."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 
+from monitor.clock import SystemClock
+from monitor.config import load_config
+from monitor.runtime import Runtime, RuntimeOptions
 from monitor.storage.database import Database
 from monitor.storage.records import ResultRecord
 from monitor.storage.repository import ensure_probes, insert_results, sync_probes
@@ -16,6 +21,7 @@ from monitor.storage.rollups import (
     Counts,
     daily_counts,
     daily_counts_by_group,
+    floor_hour,
     percentile,
     roll_up,
     rolled_until,
@@ -218,3 +224,34 @@ async def test_daily_counts_by_group_sum_the_probes_of_a_group(database: Databas
     assert set(groups) == {("accounts", d) for _, d in probes}
     assert Counts(150, 10).uptime == 1 - 10 / 150
     assert Counts(0, 0).uptime is None
+
+
+async def test_a_running_monitor_rolls_up_the_hours_that_are_over(
+    database: Database, database_url: str, tmp_path: Path
+) -> None:
+    now = SystemClock().now()
+    three_hours_ago = now - timedelta(hours=3)
+    ids = await seed(database, [record("login", three_hours_ago, ok=False, duration=10)])
+    await insert_results(database, [record("login", now, ok=True, duration=10)], ids)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        'probes: [{name: login, interval: 1h, request: {url: "http://127.0.0.1:9/"}}]'
+    )
+    runtime = Runtime(
+        load_config(config),
+        options=RuntimeOptions(database_url=database_url, summary_every=0),
+        clock=SystemClock(),
+        emit=lambda line: None,
+    )
+    await runtime.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + 20
+        while await rolled_until(database) is None:
+            assert asyncio.get_running_loop().time() < deadline, "nothing was rolled up"
+            await asyncio.sleep(0.1)
+    finally:
+        await runtime.stop()
+
+    assert await rolled_until(database) == floor_hour(now - GRACE)
+    counts = await daily_counts(database, since=three_hours_ago, now=now)
+    assert sum(c.failures for c in counts.values()) == 1

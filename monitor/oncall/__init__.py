@@ -1,7 +1,7 @@
 """On-call schedules: who is on call when, as pure functions of the config and an instant
 (rotations, layers, overrides, IANA time zones and their clock changes)."""
 
-from monitor.oncall.advice import config_warnings
+from monitor.oncall.advice import config_warnings, sms_opt_out_warnings
 from monitor.oncall.localtime import local_instant
 from monitor.oncall.rotation import Rotation
 from monitor.oncall.schedule import (
@@ -28,4 +28,5 @@ __all__ = [
     "on_call_source",
     "schedule_status",
     "shifts",
+    "sms_opt_out_warnings",
 ]

@@ -5,10 +5,12 @@ error), so they are text, not ConfigProblems."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from monitor.config.durations import format_duration
 from monitor.config.models import MonitorConfig
+from monitor.masking import mask_phone
 from monitor.oncall.localtime import require_aware
 from monitor.oncall.schedule import gaps
 
@@ -76,3 +78,15 @@ def config_warnings(config: MonitorConfig, *, now: datetime) -> list[str]:
     """What `monitor validate` warns about, worst first, each one line without `warning: `."""
     moment = require_aware(now, "now")
     return [*_schedule_gaps(config, moment), *_unpaged_probes(config), *_idle_people(config)]
+
+
+def sms_opt_out_warnings(config: MonitorConfig, opted_out: Mapping[str, datetime]) -> list[str]:
+    """People whose number replied STOP (`opted_out`: phone -> when): the provider refuses to
+    text them, so their SMS pages fail over to their next channel. For `monitor validate` and
+    the readiness check; numbers masked to their last 4 digits."""
+    return [
+        f"{person.name} ({person.id}, {mask_phone(person.phone)}) replied STOP on "
+        f"{_stamp(opted_out[person.phone])}: unreachable by SMS until they reply START"
+        for person in config.people
+        if person.phone is not None and person.phone in opted_out
+    ]

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from monitor.clock import Clock
 from monitor.config.models import MonitorConfig
@@ -17,6 +17,9 @@ from monitor.escalation.messages import Messages
 from monitor.probing.scheduler import SchedulerStats
 from monitor.storage.database import Database
 from monitor.storage.recorder import RecorderStats
+
+if TYPE_CHECKING:
+    from monitor.web.metrics import Metrics
 
 
 @dataclass
@@ -63,3 +66,5 @@ class WebContext:
     wake: Callable[[], None] = _nothing
     # None: the app serves without a running monitor around it (webhook tests, the harness).
     state: MonitorState | None = None
+    # Probe runs counted as they finish (/metrics); None: only what is read at scrape time.
+    metrics: Metrics | None = None

@@ -1,10 +1,95 @@
-"""/healthz, /readyz and /metrics (placeholder: /healthz only, until the rest is written)."""
+"""/healthz (the process answers), /readyz (the monitor can do its job) and /metrics.
 
-from fastapi import APIRouter
+/readyz is what an orchestrator or an external check should watch: 200 only while the database
+answers, the scheduler runs probes and the escalation engine ticked recently; otherwise 503
+naming each reason, in words a person woken at 3 a.m. can act on. People who cannot be texted
+(they replied STOP) are listed as warnings: the monitor is still ready, but someone should know.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from monitor.oncall import sms_opt_out_warnings
+from monitor.storage.database import describe_error
+from monitor.storage.inbound import opted_out_phones
+from monitor.web.auth import web_context
+from monitor.web.context import WebContext
+from monitor.web.metrics import CONTENT_TYPE, scrape
+
+DATABASE_TIMEOUT = 2.0  # seconds: a database slower than this to say "1" is not ready
+ENGINE_STALL = timedelta(seconds=10)
+
+router = APIRouter(include_in_schema=False)
 
 
-@router.get("/healthz", include_in_schema=False)
+@router.get("/healthz")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+async def _database_problem(web: WebContext) -> str | None:
+    try:
+        await asyncio.wait_for(web.db.check(), timeout=DATABASE_TIMEOUT)
+    except TimeoutError:
+        return f"database unreachable: no answer in {DATABASE_TIMEOUT:.0f} s"
+    except Exception as error:  # whatever the driver raises, the answer is "not ready"
+        return f"database unreachable: {describe_error(error)}"
+    return None
+
+
+def _runtime_problems(web: WebContext) -> dict[str, str | None]:
+    state = web.state
+    if state is None:  # the app without a running monitor (tests of the hooks, the harness)
+        return {}
+    scheduler = None if state.scheduler_running() else "scheduler not running: no probe runs"
+    last_tick = state.engine_last_tick()
+    if last_tick is None:
+        engine: str | None = "escalation engine has not ticked yet: nobody would be paged"
+    else:
+        late = web.clock.now() - last_tick
+        engine = (
+            f"escalation engine stalled: last tick {late.total_seconds():.0f} s ago "
+            f"(more than {ENGINE_STALL.total_seconds():.0f} s): nobody would be paged"
+            if late > ENGINE_STALL
+            else None
+        )
+    return {"scheduler": scheduler, "engine": engine}
+
+
+async def _warnings(web: WebContext) -> list[str]:
+    try:
+        opted_out = await opted_out_phones(web.db)
+    except Exception:  # the database check reports the database; this is only advice
+        return []
+    return sms_opt_out_warnings(web.config(), opted_out)
+
+
+async def readiness(web: WebContext) -> tuple[bool, dict[str, Any]]:
+    checks: dict[str, str | None] = {"database": await _database_problem(web)}
+    checks.update(_runtime_problems(web))
+    problems = [problem for problem in checks.values() if problem is not None]
+    warnings = await _warnings(web) if checks["database"] is None else []
+    body = {
+        "status": "not ready" if problems else "ready",
+        "checks": {name: problem or "ok" for name, problem in checks.items()},
+        "problems": problems,
+        "warnings": warnings,
+    }
+    return not problems, body
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    ready, body = await readiness(web_context(request))
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.get("/metrics")
+async def metrics(request: Request) -> Response:
+    return Response(await scrape(web_context(request)), media_type=CONTENT_TYPE)

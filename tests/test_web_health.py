@@ -1,0 +1,201 @@
+"""/healthz and /readyz over real HTTP: ready while the database answers, the scheduler runs and
+the engine ticks; 503 with the reason when the database is gone or the engine stalls; people who
+replied STOP are warnings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from monitor.clock import ManualClock
+from monitor.config.models import MonitorConfig
+from monitor.escalation.answers import Responder
+from monitor.escalation.delivery import DeliveryTracker
+from monitor.escalation.engine import Engine, EngineStats
+from monitor.escalation.messages import Messages
+from monitor.oncall import on_call
+from monitor.probing.scheduler import SchedulerStats
+from monitor.storage.database import Database
+from monitor.storage.inbound import set_opted_out
+from monitor.storage.recorder import RecorderStats
+from monitor.web import WebContext, WebServer, create_app
+
+NOW = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
+CONFIG = MonitorConfig.model_validate(
+    yaml.safe_load(
+        """
+        people:
+          - {id: alice, name: Alice, phone: "+4915110000001"}
+          - {id: bob, name: Bob, phone: "+4915110000002"}
+        probes:
+          - {name: login, request: {url: "http://127.0.0.1:9/"}}
+        """
+    )
+)
+
+
+@dataclass
+class FakeMonitor:
+    """The MonitorState a Runtime offers, with its answers set by the test."""
+
+    running: bool = True
+    last_tick: datetime | None = NOW
+
+    def scheduler_running(self) -> bool:
+        return self.running
+
+    def engine_last_tick(self) -> datetime | None:
+        return self.last_tick
+
+    def scheduler_stats(self) -> SchedulerStats | None:
+        return None
+
+    def recorder_stats(self) -> RecorderStats | None:
+        return None
+
+    def engine_stats(self) -> EngineStats | None:
+        return None
+
+
+def context(db: Database, clock: ManualClock, state: FakeMonitor | None) -> WebContext:
+    get = lambda: CONFIG  # noqa: E731
+    engine = Engine(db, config=get, channels={}, clock=clock, on_call=on_call)
+    return WebContext(
+        db=db,
+        clock=clock,
+        config=get,
+        responder=Responder(db, config=get, clock=clock),
+        tracker=DeliveryTracker(db, clock=clock, config=get, engine=engine),
+        messages=Messages(CONFIG.messages),
+        public_url=None,
+        twilio_tokens=[],
+        state=state,
+    )
+
+
+@dataclass
+class App:
+    client: httpx.AsyncClient
+    clock: ManualClock
+    monitor: FakeMonitor
+    db: Database
+
+
+@pytest.fixture
+async def app(database: Database) -> AsyncIterator[App]:
+    clock, monitor = ManualClock(NOW), FakeMonitor()
+    server = WebServer(create_app(context(database, clock, monitor)), listen="127.0.0.1:0")
+    await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            yield App(client, clock, monitor, database)
+    finally:
+        await server.stop()
+
+
+async def test_healthz_answers_while_the_process_is_up(app: App) -> None:
+    response = await app.client.get("/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+async def test_ready_when_database_scheduler_and_engine_are_fine(app: App) -> None:
+    app.clock.advance(timedelta(seconds=9))
+
+    response = await app.client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "scheduler": "ok", "engine": "ok"},
+        "problems": [],
+        "warnings": [],
+    }
+
+
+async def test_a_stalled_engine_makes_it_not_ready(app: App) -> None:
+    app.clock.advance(timedelta(seconds=42))
+
+    response = await app.client.get("/readyz")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "not ready"
+    assert body["checks"]["engine"] == (
+        "escalation engine stalled: last tick 42 s ago (more than 10 s): nobody would be paged"
+    )
+    assert body["checks"]["database"] == "ok"
+
+
+async def test_an_engine_that_never_ticked_and_a_stopped_scheduler(app: App) -> None:
+    app.monitor.last_tick = None
+    app.monitor.running = False
+
+    body = (await app.client.get("/readyz")).json()
+
+    assert body["problems"] == [
+        "scheduler not running: no probe runs",
+        "escalation engine has not ticked yet: nobody would be paged",
+    ]
+
+
+async def test_a_person_who_replied_stop_is_a_warning_not_a_failure(app: App) -> None:
+    await set_opted_out(app.db, phone="+4915110000002", at=NOW - timedelta(days=1), opted_out=True)
+
+    response = await app.client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json()["warnings"] == [
+        "Bob (bob, +*********0002) replied STOP on 2026-12-06T03:00:00Z: "
+        "unreachable by SMS until they reply START"
+    ]
+    assert "+4915110000002" not in response.text
+
+
+@pytest.fixture
+def unreachable_url(database_url: str, tmp_path: Path) -> str:
+    """The same kind of database as the test's, but gone: for SQLite a path that is a
+    directory (sqlite cannot open it), for PostgreSQL a port where no server listens."""
+    if database_url.startswith("sqlite"):
+        directory = tmp_path / "gone.db"
+        directory.mkdir()
+        return f"sqlite+aiosqlite:///{directory}"
+    return "postgresql+asyncpg://postgres@127.0.0.1:1/test"
+
+
+async def test_an_unreachable_database_makes_it_not_ready(unreachable_url: str) -> None:
+    db = Database.connect(unreachable_url)
+    clock = ManualClock(NOW)
+    server = WebServer(create_app(context(db, clock, FakeMonitor())), listen="127.0.0.1:0")
+    await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            response = await client.get("/readyz")
+            health = await client.get("/healthz")
+    finally:
+        await server.stop()
+        await db.dispose()
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["database"].startswith("database unreachable: ")
+    assert body["checks"]["engine"] == "ok"
+    assert health.status_code == 200  # the process is up; it is not ready
+
+
+async def test_without_a_running_monitor_only_the_database_is_checked(database: Database) -> None:
+    server = WebServer(create_app(context(database, ManualClock(NOW), None)), listen="127.0.0.1:0")
+    await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            response = await client.get("/readyz")
+    finally:
+        await server.stop()
+
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": "ok"}
