@@ -1,6 +1,6 @@
 """Who may use the admin pages and the JSON API: the holder of MONITOR_ADMIN_TOKEN.
 
-The API takes the token as `Authorization: Bearer ...`. The admin pages take it once, on the
+The API takes the token as `Authorization: Bearer ...` (monitor/web/api.py). The admin pages take it once, on the
 login form, and then carry a session cookie: an expiry signed with a key derived from the token
 (rotating the token ends every session), plus a CSRF token derived from the session for forms.
 Every comparison is constant-time.
@@ -11,9 +11,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Request
 
 from monitor.web.context import WebContext
 
@@ -64,25 +63,3 @@ def csrf_valid(admin_token: str | None, session: str | None, given: str | None) 
     if not admin_token or not session or not given:
         return False
     return hmac.compare_digest(given, csrf_token(admin_token, session))
-
-
-async def require_bearer(request: Request) -> WebContext:
-    """The API's guard: 401 unless `Authorization: Bearer <MONITOR_ADMIN_TOKEN>`."""
-    web = web_context(request)
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if web.admin_token is None:
-        raise HTTPException(
-            status_code=401,
-            detail="the API is off: MONITOR_ADMIN_TOKEN is not set",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    if scheme.lower() != "bearer" or not token_matches(token.strip(), web.admin_token):
-        raise HTTPException(
-            status_code=401,
-            detail="missing or wrong bearer token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    return web
-
-
-Authorized = Annotated[WebContext, Depends(require_bearer)]
