@@ -150,30 +150,14 @@ async def seed(url: str, *, probes: int, groups: int) -> None:
 
 async def serve(url: str, *, probes: int, groups: int, ttl: float, port_file: Path) -> None:
     """The child: the monitor's web app over the seeded database until stdin closes."""
-    from monitor.escalation.answers import Responder
-    from monitor.escalation.delivery import DeliveryTracker
-    from monitor.escalation.engine import Engine
-    from monitor.escalation.messages import Messages
-    from monitor.oncall import on_call
-    from monitor.web import WebContext, WebServer, create_app
+    from monitor.testing.web import web_context
+    from monitor.web import WebServer, create_app
 
     cfg = config(probes, groups)
     get = lambda: cfg  # noqa: E731
     clock = SystemClock()
     db = Database.connect(url)
-    engine = Engine(db, config=get, channels={}, clock=clock, on_call=on_call)
-    app = create_app(
-        WebContext(
-            db=db,
-            clock=clock,
-            config=get,
-            responder=Responder(db, config=get, clock=clock),
-            tracker=DeliveryTracker(db, clock=clock, config=get, engine=engine),
-            messages=Messages(cfg.messages),
-            public_url=None,
-            twilio_tokens=[],
-        )
-    )
+    app = create_app(web_context(db, clock=clock, config=get))
     app.state.status_cache.ttl = ttl
     server = WebServer(app, listen="127.0.0.1:0")
     await server.start()

@@ -17,17 +17,13 @@ import yaml
 
 from monitor.clock import ManualClock
 from monitor.config.models import MonitorConfig
-from monitor.escalation.answers import Responder
-from monitor.escalation.delivery import DeliveryTracker
-from monitor.escalation.engine import Engine
-from monitor.escalation.messages import Messages
-from monitor.oncall import on_call
 from monitor.storage.database import Database
 from monitor.storage.incidents import acknowledge_incident, open_incident, resolve_incident
 from monitor.storage.records import ResultRecord
 from monitor.storage.repository import insert_results, sync_probes
 from monitor.storage.rollups import roll_up
-from monitor.web import WebContext, WebServer, create_app
+from monitor.testing.web import web_context
+from monitor.web import WebServer, create_app
 from monitor.web.status_page import StatusCache
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -100,17 +96,7 @@ async def site(database: Database) -> AsyncIterator[Site]:
     ids = await sync_probes(
         database, [(p.name, p.component, "hash") for p in cfg.probes], now=NOW - timedelta(days=95)
     )
-    engine = Engine(database, config=get, channels={}, clock=clock, on_call=on_call)
-    web = WebContext(
-        db=database,
-        clock=clock,
-        config=get,
-        responder=Responder(database, config=get, clock=clock),
-        tracker=DeliveryTracker(database, clock=clock, config=get, engine=engine),
-        messages=Messages(cfg.messages),
-        public_url="https://status.example.com",
-        twilio_tokens=[],
-    )
+    web = web_context(database, clock=clock, config=get, public_url="https://status.example.com")
     app = create_app(web)
     app.state.status_cache.ttl = 0  # every request sees the database as it is now
     server = WebServer(app, listen="127.0.0.1:0")

@@ -17,13 +17,13 @@ import pytest
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from monitor.escalation.answers import AUTO_REPLIES_PER_HOUR, HELP_TEXT, Responder
-from monitor.escalation.delivery import DeliveryTracker
+from monitor.escalation.answers import AUTO_REPLIES_PER_HOUR, HELP_TEXT
 from monitor.storage.database import Database
 from monitor.storage.escalation import pages_of
 from monitor.storage.inbound import opted_out_phones
 from monitor.storage.tables import InboundSms
 from monitor.testing.paging import Scenario
+from monitor.testing.web import web_context
 from monitor.web import WebContext, WebServer, create_app
 from tests.scenarios.conftest import ScenarioFactory, scenario_factory
 
@@ -74,15 +74,11 @@ class Hooks:
 async def hooks(scenario_factory: ScenarioFactory) -> AsyncIterator[Hooks]:
     scenario = await scenario_factory()
     config = lambda: scenario.config  # noqa: E731
-    web = WebContext(
-        db=scenario.db,
+    web = web_context(
+        scenario.db,
         clock=scenario.clock,
         config=config,
-        responder=Responder(scenario.db, config=config, clock=scenario.clock),
-        tracker=DeliveryTracker(
-            scenario.db, clock=scenario.clock, config=config, engine=scenario.engine
-        ),
-        messages=scenario.engine.messages,
+        engine=scenario.engine,
         public_url=PUBLIC,
         twilio_tokens=[TOKEN, SECONDARY],
     )

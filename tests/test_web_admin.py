@@ -17,16 +17,14 @@ import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
-from monitor.escalation.answers import Responder
-from monitor.escalation.delivery import DeliveryTracker
 from monitor.probing.flow import run_probe
 from monitor.storage.escalation import pages_of
 from monitor.storage.records import ResultRecord
-from monitor.storage.repository import ensure_probes, insert_results
+from monitor.storage.repository import ensure_probes, insert_results, recent_results_per_probe
 from monitor.storage.silences import list_silences
 from monitor.testing.paging import Scenario
+from monitor.testing.web import web_context
 from monitor.web import WebContext, WebServer, create_app
-from monitor.web.admin_views import latest_results
 from monitor.web.auth import SESSION_COOKIE
 from tests.scenarios.conftest import (
     PEOPLE,
@@ -122,16 +120,11 @@ async def admin(scenario_factory: ScenarioFactory) -> AsyncIterator[Admin]:
     scenario = await scenario_factory()
     config = lambda: scenario.config  # noqa: E731  (a reload replaces scenario.config)
     woken: list[str] = []
-    web = WebContext(
-        db=scenario.db,
+    web = web_context(
+        scenario.db,
         clock=scenario.clock,
         config=config,
-        responder=Responder(scenario.db, config=config, clock=scenario.clock),
-        tracker=DeliveryTracker(
-            scenario.db, clock=scenario.clock, config=config, engine=scenario.engine
-        ),
-        messages=scenario.engine.messages,
-        public_url=None,
+        engine=scenario.engine,
         twilio_tokens=["twilio-auth-token"],
         admin_token=ADMIN_TOKEN,
         wake=lambda: woken.append("wake"),
@@ -551,7 +544,7 @@ async def test_latest_results_are_the_newest_of_each_probe_in_one_query(
         ids,
     )
 
-    found = await latest_results(scenario.db, ["busy", "quiet", "never"], limit=30)
+    found = await recent_results_per_probe(scenario.db, ["busy", "quiet", "never"], limit=30)
 
     assert [r.duration_ms for r in found["busy"]] == list(range(39, 9, -1))
     assert [r.duration_ms for r in found["quiet"]] == [2, 1, 0]

@@ -11,14 +11,13 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from monitor.escalation.answers import Responder
-from monitor.escalation.delivery import DeliveryTracker
 from monitor.storage.incidents import get_incident
 from monitor.storage.records import ResultRecord
 from monitor.storage.repository import insert_results, sync_probes
 from monitor.storage.silences import list_silences
 from monitor.testing.paging import Scenario
-from monitor.web import WebContext, WebServer, create_app
+from monitor.testing.web import web_context
+from monitor.web import WebServer, create_app
 from tests.scenarios.conftest import ScenarioFactory, scenario_factory
 
 __all__ = ["scenario_factory"]  # the fixture
@@ -58,17 +57,11 @@ class Api:
 async def serve(scenario: Scenario, token: str | None) -> AsyncIterator[Api]:
     config = lambda: scenario.config  # noqa: E731
     wakes: list[int] = []
-    web = WebContext(
-        db=scenario.db,
+    web = web_context(
+        scenario.db,
         clock=scenario.clock,
         config=config,
-        responder=Responder(scenario.db, config=config, clock=scenario.clock),
-        tracker=DeliveryTracker(
-            scenario.db, clock=scenario.clock, config=config, engine=scenario.engine
-        ),
-        messages=scenario.engine.messages,
-        public_url=None,
-        twilio_tokens=[],
+        engine=scenario.engine,
         admin_token=token,
         wake=lambda: wakes.append(1),
     )

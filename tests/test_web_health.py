@@ -15,15 +15,12 @@ import yaml
 
 from monitor.clock import ManualClock
 from monitor.config.models import MonitorConfig
-from monitor.escalation.answers import Responder
-from monitor.escalation.delivery import DeliveryTracker
-from monitor.escalation.engine import Engine, EngineStats
-from monitor.escalation.messages import Messages
-from monitor.oncall import on_call
+from monitor.escalation.engine import EngineStats
 from monitor.probing.scheduler import SchedulerStats
 from monitor.storage.database import Database
 from monitor.storage.inbound import set_opted_out
 from monitor.storage.recorder import RecorderStats
+from monitor.testing.web import web_context
 from monitor.web import WebContext, WebServer, create_app
 
 NOW = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
@@ -64,19 +61,7 @@ class FakeMonitor:
 
 
 def context(db: Database, clock: ManualClock, state: FakeMonitor | None) -> WebContext:
-    get = lambda: CONFIG  # noqa: E731
-    engine = Engine(db, config=get, channels={}, clock=clock, on_call=on_call)
-    return WebContext(
-        db=db,
-        clock=clock,
-        config=get,
-        responder=Responder(db, config=get, clock=clock),
-        tracker=DeliveryTracker(db, clock=clock, config=get, engine=engine),
-        messages=Messages(CONFIG.messages),
-        public_url=None,
-        twilio_tokens=[],
-        state=state,
-    )
+    return web_context(db, clock=clock, config=lambda: CONFIG, state=state)
 
 
 @dataclass

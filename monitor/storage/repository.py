@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, insert, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, insert, or_, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 
 from monitor.storage.database import Database
@@ -289,3 +289,46 @@ async def count_results(
     )
     async with db.session() as session:
         return int((await session.execute(query)).scalar_one())
+
+
+# Probes per UNION ALL query: SQLite allows at most 500 terms in one compound SELECT.
+_PROBES_PER_QUERY = 100
+
+
+def _latest_of(name: str, limit: int) -> Select[Any]:
+    # Each part walks the (probe_id, started_at) index backwards and stops after `limit` rows;
+    # wrapped as a subquery because SQLite allows no LIMIT on a bare member of a UNION.
+    part = (
+        _select_results()
+        .where(Probe.name == name)
+        .order_by(Result.started_at.desc(), Result.id.desc())
+        .limit(limit)
+        .subquery()
+    )
+    return select(*part.c)
+
+
+async def recent_results_per_probe(
+    db: Database, names: Iterable[str], *, limit: int
+) -> dict[str, list[StoredResult]]:
+    """The last `limit` results of each named probe, newest first: one UNION ALL query per 100
+    probes, each part bounded by the index, instead of a query per probe. (A window function
+    would number every stored result of the probes first.)"""
+    wanted = sorted(set(names))
+    found: dict[str, list[tuple[int, StoredResult]]] = {name: [] for name in wanted}
+    for start in range(0, len(wanted), _PROBES_PER_QUERY):
+        chunk = wanted[start : start + _PROBES_PER_QUERY]
+        query = union_all(*(_latest_of(name, limit) for name in chunk))
+        async with db.session() as session:
+            rows = (await session.execute(query)).all()
+        for row in rows:
+            result = _stored(row)
+            found[result.probe].append((row[_ID], result))
+    # The union's order is the database's; newest first again, later insert first on a tie.
+    return {
+        name: [
+            result
+            for _, result in sorted(rows, key=lambda r: (r[1].started_at, r[0]), reverse=True)
+        ]
+        for name, rows in found.items()
+    }

@@ -33,10 +33,7 @@ from monitor.channels.twilio import TwilioClient
 from monitor.clock import Clock, ManualClock
 from monitor.config.models import MonitorConfig
 from monitor.config.oncall import ChannelsConfig
-from monitor.escalation.answers import Responder
-from monitor.escalation.delivery import DeliveryTracker
 from monitor.escalation.engine import Engine
-from monitor.escalation.messages import Messages
 from monitor.escalation.policy import OnCall
 from monitor.sandbox import SandboxPerson
 from monitor.sandbox import create_app as create_sandbox
@@ -44,7 +41,8 @@ from monitor.settings import TwilioSettings
 from monitor.storage.database import Database
 from monitor.testing.asgi_server import serve_asgi
 from monitor.testing.paging import Scenario
-from monitor.web import WebContext, create_app
+from monitor.testing.web import web_context
+from monitor.web import create_app
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "scenario-auth-token"
@@ -239,15 +237,9 @@ def _monitor_app(
         # An engine of its own: a failed delivery writes the next channel's page, which the
         # scenario's engine sends at its next tick.
         engine = Engine(db, config=config, channels={}, clock=clock, on_call=on_call)
-        app.state.web = WebContext(
-            db=db,
-            clock=clock,
-            config=config,
-            responder=Responder(db, config=config, clock=clock),
-            tracker=DeliveryTracker(db, clock=clock, config=config, engine=engine),
-            messages=Messages(config().messages),
-            public_url=None,  # set once the server listens: signatures are checked against it
-            twilio_tokens=[AUTH_TOKEN],
+        # public_url is set once the server listens: signatures are checked against it.
+        app.state.web = web_context(
+            db, clock=clock, config=config, engine=engine, twilio_tokens=[AUTH_TOKEN]
         )
         try:
             yield

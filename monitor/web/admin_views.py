@@ -7,12 +7,10 @@ goes through `mask_phones`; a person's own number is shown as its last 4 digits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-
-from sqlalchemy import Select, select, union_all
 
 from monitor.config.durations import format_duration, parse_duration
 from monitor.config.models import MonitorConfig, ProbeConfig
@@ -22,9 +20,8 @@ from monitor.report_incidents import silence_state, silenced, span
 from monitor.storage.database import Database
 from monitor.storage.escalation import PageView, pages_of
 from monitor.storage.incidents import IncidentEvent, IncidentRow, get_incident, list_incidents
-from monitor.storage.repository import StoredResult
+from monitor.storage.repository import StoredResult, recent_results_per_probe
 from monitor.storage.silences import SilenceRow, add_silence, list_silences
-from monitor.storage.tables import Probe, Result
 from monitor.web.context import WebContext
 
 # Enough to see the shape of the last quarter of an hour of a 30 s probe; the page stays light.
@@ -34,8 +31,6 @@ RESULTS_PER_PROBE = 30
 OPEN_SHOWN = 50
 RECENT_RESOLVED = 5
 HANDOFFS_SHOWN = 3
-# Probes per UNION ALL query: SQLite allows at most 500 terms in one compound SELECT.
-_PROBES_PER_QUERY = 100
 
 
 # --- incidents ------------------------------------------------------------------------------------
@@ -308,79 +303,6 @@ def failing_steps(details: Sequence[Mapping[str, Any]] | None) -> list[FailedSte
     return steps
 
 
-_RESULT_COLUMNS: tuple[Any, ...] = (
-    Probe.name.label("probe"),
-    Result.location,
-    Result.due_at,
-    Result.started_at,
-    Result.duration_ms,
-    Result.ok,
-    Result.status,
-    Result.error_kind,
-    Result.error_message,
-    Result.failed_step,
-    Result.details,
-    Result.confirmation,
-    Result.id,
-)
-
-
-def _latest_of(name: str, limit: int) -> Select[Any]:
-    # Each part walks the (probe_id, started_at) index backwards and stops after `limit` rows;
-    # wrapped as a subquery because SQLite allows no LIMIT on a bare member of a UNION.
-    part = (
-        select(*_RESULT_COLUMNS)
-        .join(Probe, Result.probe_id == Probe.id)
-        .where(Probe.name == name)
-        .order_by(Result.started_at.desc(), Result.id.desc())
-        .limit(limit)
-        .subquery()
-    )
-    return select(*part.c)
-
-
-async def latest_results(
-    db: Database, names: Iterable[str], *, limit: int = RESULTS_PER_PROBE
-) -> dict[str, list[StoredResult]]:
-    """The last `limit` results of each named probe, newest first: one UNION ALL query per 100
-    probes, each part bounded by the index, instead of a query per probe. (A window function
-    would number every stored result of the probes first.)"""
-    wanted = sorted(set(names))
-    found: dict[str, list[tuple[int, StoredResult]]] = {name: [] for name in wanted}
-    for start in range(0, len(wanted), _PROBES_PER_QUERY):
-        chunk = wanted[start : start + _PROBES_PER_QUERY]
-        query = union_all(*(_latest_of(name, limit) for name in chunk))
-        async with db.session() as session:
-            rows = (await session.execute(query)).all()
-        for row in rows:
-            found[row.probe].append((row.id, _stored(row)))
-    # The union's order is the database's; newest first again, later insert first on a tie.
-    return {
-        name: [
-            result
-            for _, result in sorted(rows, key=lambda r: (r[1].started_at, r[0]), reverse=True)
-        ]
-        for name, rows in found.items()
-    }
-
-
-def _stored(row: Any) -> StoredResult:
-    return StoredResult(
-        probe=row.probe,
-        location=row.location,
-        due_at=row.due_at,
-        started_at=row.started_at,
-        duration_ms=row.duration_ms,
-        ok=row.ok,
-        status=row.status,
-        error_kind=row.error_kind,
-        error_message=row.error_message,
-        failed_step=row.failed_step,
-        details=row.details,
-        confirmation=row.confirmation,
-    )
-
-
 def _probe_line(probe: ProbeConfig, results: list[StoredResult]) -> ProbeLine:
     last = results[0] if results else None
     oldest_first = [(result.duration_ms, result.ok) for result in reversed(results)]
@@ -399,7 +321,9 @@ def _probe_line(probe: ProbeConfig, results: list[StoredResult]) -> ProbeLine:
 async def probe_lines(web: WebContext) -> list[ProbeLine]:
     """GET /admin/probes: each configured probe, in config order, with its last results."""
     probes = web.config().probes
-    results = await latest_results(web.db, [probe.name for probe in probes])
+    results = await recent_results_per_probe(
+        web.db, [probe.name for probe in probes], limit=RESULTS_PER_PROBE
+    )
     return [_probe_line(probe, results.get(probe.name, [])) for probe in probes]
 
 

@@ -24,12 +24,11 @@ from monitor.storage.incidents import (
     open_incidents,
     resolve_incident,
 )
-from monitor.storage.repository import StoredResult, recent_results
+from monitor.storage.repository import StoredResult, recent_results, recent_results_per_probe
 from monitor.storage.silences import SilenceRow, end_silence, list_silences
 from monitor.web.admin_views import (
     SilenceFormError,
     create_silence,
-    latest_results,
     oncall_lines,
     silence_request,
 )
@@ -98,7 +97,7 @@ def create_api() -> FastAPI:
 async def probes(web: Web) -> list[ProbeOut]:
     """Every configured probe with its last result and its open incident, if any."""
     configured = web.config().probes
-    last = await latest_results(web.db, [probe.name for probe in configured], limit=1)
+    last = await recent_results_per_probe(web.db, [probe.name for probe in configured], limit=1)
     incidents = {row.probe: row for row in await open_incidents(web.db)}
     return [
         _probe(probe.name, web, last=last.get(probe.name, []), incident=incidents.get(probe.name))
