@@ -127,18 +127,19 @@ async def seed(url: str, *, probes: int, groups: int) -> None:
     for start in range(0, len(records), 20_000):
         await insert_results(db, records[start : start + 20_000], ids)
     names = list(ids)
+    # 300 resolved incidents in the last 30 days, then 5 open ones.
     for index in range(305):
-        opened = now - timedelta(days=rng.uniform(0, 30))
+        opened = now - timedelta(days=rng.uniform(0, 30)) if index < 300 else now
         result = await open_incident(
             db,
-            probe=names[index],
+            probe=names[index % len(names)],
             severity=rng.choice(["degraded", "partial", "major"]),
             rule="failure_ratio above 20% over 5m",
             figures="35% of 20 runs failed in 5m",
             cause=None,
             at=opened,
         )
-        if index >= 5:
+        if index < 300:
             await resolve_incident(
                 db,
                 incident_id=result.incident.id,
