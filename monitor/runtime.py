@@ -146,6 +146,8 @@ class Runtime:
             self._web_app.state.web = self._web_context(self.engine)
             await self.web.start()
         self._emit(self._paging_line())
+        if self.web is not None:
+            self._emit(self._web_line())
         self.scheduler = ProbeScheduler(
             self.probes,
             execute=self._execute,
@@ -180,6 +182,15 @@ class Runtime:
                 "or report delivery (calls fail over to the next channel)"
             )
         return line
+
+    def _web_line(self) -> str:
+        base = self.public_url
+        admin = (
+            f"admin at {base}/admin, API at {base}/api/v1"
+            if self.options.admin_token
+            else "admin pages and API off (MONITOR_ADMIN_TOKEN is not set)"
+        )
+        return f"web: status page at {base}/; {admin}; health at {base}/readyz, {base}/metrics"
 
     def _web_context(self, engine: Engine) -> WebContext:
         assert self.database is not None

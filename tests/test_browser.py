@@ -98,8 +98,10 @@ def start_monitor(
     env = environment(api, database_url) | {"MONITOR_ADMIN_TOKEN": ADMIN_TOKEN}
     process = Process(monitor_command("run", str(config), "--summary-every", "0s"), env)
     reaper.append(process)
-    paging = process.wait_for_line("paging: ")
-    return process, paging.rsplit("webhooks at ", 1)[1].strip(), env
+    web = process.wait_for_line("web: status page at ")
+    base = web.split("web: status page at ", 1)[1].split("/;", 1)[0]
+    assert f"admin at {base}/admin, API at {base}/api/v1" in web
+    return process, base, env
 
 
 def set_error_ratio(api: str, ratio: float) -> None:
