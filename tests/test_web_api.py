@@ -11,7 +11,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from monitor.storage.incidents import get_incident
+from monitor.storage.incidents import add_note, get_incident
 from monitor.storage.records import ResultRecord
 from monitor.storage.repository import insert_results, sync_probes
 from monitor.storage.silences import list_silences
@@ -294,3 +294,18 @@ async def test_the_openapi_document_lists_the_paths_and_the_bearer_scheme(api: A
     schemes = document["components"]["securitySchemes"]
     assert schemes["HTTPBearer"]["scheme"] == "bearer"
     assert document["paths"]["/incidents"]["get"]["security"] == [{"HTTPBearer": []}]
+
+
+async def test_phone_numbers_in_the_timeline_are_masked(api: Api) -> None:
+    incident = await api.scenario.open("login")
+    await add_note(
+        api.scenario.db,
+        incident_id=incident,
+        at=api.scenario.now,
+        detail="call to +4915110000001 failed: busy",
+    )
+
+    shown = await api.get(f"/incidents/{incident}")
+
+    assert "+4915110000001" not in shown.text
+    assert "call to +*********0001 failed: busy" in [e["detail"] for e in shown.json()["events"]]

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from monitor.masking import mask_phones
 from monitor.storage.escalation import pages_of
 from monitor.storage.incidents import (
     IncidentRow,
@@ -175,8 +176,17 @@ async def _detail(web: WebContext, incident_id: int) -> IncidentDetail:
     pages = await pages_of(web.db, incident_id)
     return IncidentDetail(
         **IncidentOut.model_validate(row).model_dump(),
-        events=[EventOut.model_validate(event) for event in events],
-        pages=[PageOut.model_validate(page) for page in pages],
+        # As on the admin pages: a provider's error or an event may quote a phone number.
+        events=[
+            EventOut(at=event.at, kind=event.kind, detail=mask_phones(event.detail))
+            for event in events
+        ],
+        pages=[
+            PageOut.model_validate(page).model_copy(
+                update={"error": mask_phones(page.error) if page.error else None}
+            )
+            for page in pages
+        ],
     )
 
 
