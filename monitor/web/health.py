@@ -14,9 +14,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import text
 
 from monitor.oncall import sms_opt_out_warnings
-from monitor.storage.database import describe_error
+from monitor.storage.database import Database, DatabaseError, describe_error
 from monitor.storage.inbound import opted_out_phones
 from monitor.web.auth import web_context
 from monitor.web.context import WebContext
@@ -24,6 +25,7 @@ from monitor.web.metrics import CONTENT_TYPE, scrape
 
 DATABASE_TIMEOUT = 2.0  # seconds: a database slower than this to say "1" is not ready
 ENGINE_STALL = timedelta(seconds=10)
+ERROR_LENGTH = 200  # characters of a driver's error kept in the answer
 
 router = APIRouter(include_in_schema=False)
 
@@ -33,13 +35,29 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+async def _select_one(db: Database) -> None:
+    # A connection out of the pool proves little (SQLite hands one out without reading the
+    # file): the database has to answer a question.
+    async with db.connection() as connection:
+        await connection.execute(text("SELECT 1"))
+
+
+def _short_error(error: BaseException) -> str:
+    # DatabaseError wraps the driver's error in a sentence naming the database URL; /readyz
+    # answers anyone, so only the driver's own words go out.
+    if isinstance(error, DatabaseError) and error.__cause__ is not None:
+        error = error.__cause__
+    described = describe_error(error)
+    return described if len(described) <= ERROR_LENGTH else described[: ERROR_LENGTH - 1] + "…"
+
+
 async def _database_problem(web: WebContext) -> str | None:
     try:
-        await asyncio.wait_for(web.db.check(), timeout=DATABASE_TIMEOUT)
+        await asyncio.wait_for(_select_one(web.db), timeout=DATABASE_TIMEOUT)
     except TimeoutError:
         return f"database unreachable: no answer in {DATABASE_TIMEOUT:.0f} s"
     except Exception as error:  # whatever the driver raises, the answer is "not ready"
-        return f"database unreachable: {describe_error(error)}"
+        return f"database unreachable: {_short_error(error)}"
     return None
 
 
