@@ -51,8 +51,7 @@ class StatusCache:
     _built: float = 0.0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _rebuild: asyncio.Task[None] | None = None
-    # Rendered bodies of the current snapshot, by format: rendering 50 x 90 cells each time
-    # would cost more than the queries.
+    # Rendered bodies of the current snapshot, by format (the Atom feed's is made on demand).
     _bodies: dict[str, bytes] = field(default_factory=dict)
 
     def _age(self) -> float:
@@ -82,9 +81,12 @@ class StatusCache:
                 log.exception("status page: rebuilding the snapshot failed")
 
     async def _store(self, web: WebContext) -> None:
-        self._snapshot = await self._build(web)
-        self._built = time.monotonic()
-        self._bodies = {}
+        snapshot = await self._build(web)
+        # Rendered in a thread: 50 x 90 cells take tens of milliseconds of pure Python, and the
+        # interpreter switches threads every few milliseconds, so the event loop keeps
+        # answering the reloads meanwhile instead of stalling for the whole render.
+        bodies = await asyncio.to_thread(prerender, snapshot)
+        self._snapshot, self._bodies, self._built = snapshot, bodies, time.monotonic()
 
     async def _build(self, web: WebContext) -> StatusSnapshot:
         return await build_snapshot(web.db, config=web.config(), now=web.clock.now())
@@ -115,16 +117,25 @@ def _base_url(request: Request) -> str:
     return public.rstrip("/") if public else str(request.base_url).rstrip("/")
 
 
+def render_html(snapshot: StatusSnapshot) -> bytes:
+    template = templates.get_template("status/page.html")
+    return template.render(s=snapshot, labels=COMPONENT_LABEL).encode()
+
+
+def render_json(snapshot: StatusSnapshot) -> bytes:
+    return bytes(JSONResponse(status_json(snapshot)).body)
+
+
+def prerender(snapshot: StatusSnapshot) -> dict[str, bytes]:
+    """The bodies every reload asks for, made once per snapshot."""
+    return {"html": render_html(snapshot), "json": render_json(snapshot)}
+
+
 @router.get("/", response_class=HTMLResponse)
 async def status_page(request: Request) -> Response:
     snapshot, cache = await _snapshot(request)
-
-    def render() -> bytes:
-        template = templates.get_template("status/page.html")
-        return template.render(s=snapshot, labels=COMPONENT_LABEL).encode()
-
     return Response(
-        cache.body(snapshot, "html", render),
+        cache.body(snapshot, "html", lambda: render_html(snapshot)),
         media_type="text/html; charset=utf-8",
         headers={"Cache-Control": CACHE_CONTROL},
     )
@@ -171,7 +182,7 @@ def status_json(snapshot: StatusSnapshot) -> dict[str, Any]:
 @router.get("/status.json")
 async def status_document(request: Request) -> Response:
     snapshot, cache = await _snapshot(request)
-    body = cache.body(snapshot, "json", lambda: bytes(JSONResponse(status_json(snapshot)).body))
+    body = cache.body(snapshot, "json", lambda: render_json(snapshot))
     return Response(
         body,
         media_type="application/json",
