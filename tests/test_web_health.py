@@ -4,7 +4,9 @@ replied STOP are warnings."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,12 +14,13 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from sqlalchemy.engine import make_url
 
 from monitor.clock import ManualClock
 from monitor.config.models import MonitorConfig
 from monitor.escalation.engine import EngineStats
 from monitor.probing.scheduler import SchedulerStats
-from monitor.storage.database import Database
+from monitor.storage.database import Database, sqlite_path
 from monitor.storage.inbound import set_opted_out
 from monitor.storage.recorder import RecorderStats
 from monitor.testing.web import web_context
@@ -168,8 +171,15 @@ async def test_an_unreachable_database_makes_it_not_ready(unreachable_url: str) 
 
     assert response.status_code == 503
     body = response.json()
-    assert body["checks"]["database"].startswith("database unreachable: ")
+    expected = (
+        "database unreachable: OperationalError: unable to open database file"
+        if unreachable_url.startswith("sqlite")
+        else "database unreachable: ConnectionRefusedError: [Errno 111] Connect call failed"
+    )
+    assert body["checks"]["database"].startswith(expected)
+    assert body["problems"] == [body["checks"]["database"]]
     assert body["checks"]["engine"] == "ok"
+    assert "cannot use the database" not in response.text  # the driver's words, not the URL
     assert health.status_code == 200  # the process is up; it is not ready
 
 
@@ -184,3 +194,145 @@ async def test_without_a_running_monitor_only_the_database_is_checked(database: 
 
     assert response.status_code == 200
     assert response.json()["checks"] == {"database": "ok"}
+
+
+@asynccontextmanager
+async def served(db: Database, state: FakeMonitor | None) -> AsyncIterator[httpx.AsyncClient]:
+    server = WebServer(create_app(context(db, ManualClock(NOW), state)), listen="127.0.0.1:0")
+    await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            yield client
+    finally:
+        await server.stop()
+
+
+class TcpProxy:
+    """A real TCP hop between the monitor and PostgreSQL. Closing it is the database going
+    away under a running monitor (server stopped, network cut): its pooled connections die and
+    new ones are refused, without stopping the server other tests use."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.port = 0  # 0 until opened: then the same port across close() and open()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def open(self) -> None:
+        self._server = await asyncio.start_server(self._connected, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._writers:
+            writer.close()
+        self._writers.clear()
+        await self._server.wait_closed()
+
+    async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        self._writers |= {writer, upstream_writer}
+        await asyncio.gather(
+            self._pipe(reader, upstream_writer),
+            self._pipe(upstream_reader, writer),
+            return_exceptions=True,
+        )
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.close()
+            self._writers.discard(writer)
+
+
+@dataclass
+class Outage:
+    """A database the monitor uses, and a real way to take it away and bring it back."""
+
+    db: Database
+    begin: Callable[[], Awaitable[None]]
+    end: Callable[[], Awaitable[None]]
+
+
+async def _sqlite_outage(db: Database, database_url: str) -> Outage:
+    path = sqlite_path(make_url(database_url))
+    assert path is not None
+    away = path.with_name("moved-away.db")
+
+    async def begin() -> None:
+        # Connections closed, the file moved away and a directory where it was: what SQLite
+        # meets when the volume holding the database is unmounted or replaced.
+        await db.dispose()
+        path.rename(away)
+        path.mkdir()
+
+    async def end() -> None:
+        path.rmdir()
+        away.rename(path)
+
+    return Outage(db, begin, end)
+
+
+@pytest.fixture
+async def outage(database: Database, database_url: str) -> AsyncIterator[Outage]:
+    if database_url.startswith("sqlite"):
+        yield await _sqlite_outage(database, database_url)
+        return
+    url = make_url(database_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.open()
+    db = Database.connect(url.set(host="127.0.0.1", port=proxy.port).render_as_string(False))
+    try:
+        yield Outage(db, proxy.close, proxy.open)
+    finally:
+        await db.dispose()
+        await proxy.close()
+
+
+async def test_the_database_going_away_and_coming_back(outage: Outage) -> None:
+    async with served(outage.db, FakeMonitor()) as client:
+        before = await client.get("/readyz")
+        await outage.begin()
+        during = await client.get("/readyz")
+        await outage.end()
+        after = await client.get("/readyz")
+
+    assert before.status_code == 200
+    assert during.status_code == 503
+    assert during.json()["checks"]["database"].startswith("database unreachable: ")
+    assert during.json()["checks"]["engine"] == "ok"
+    assert during.json()["warnings"] == []  # nothing read from a database that is not there
+    assert after.status_code == 200  # a monitor outlives a database restart
+
+
+async def test_a_database_that_does_not_answer_is_not_ready_after_2_s() -> None:
+    # A server that accepts the connection and never says a word: a database hung on a lock,
+    # a firewall dropping packets. /readyz must answer in bounded time, not hang with it.
+    silent: list[asyncio.StreamWriter] = []
+
+    async def accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        silent.append(writer)
+
+    listener = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    db = Database.connect(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/test")
+    loop = asyncio.get_running_loop()
+    try:
+        async with served(db, FakeMonitor()) as client:
+            started = loop.time()
+            response = await client.get("/readyz")
+            elapsed = loop.time() - started
+    finally:
+        await db.dispose()
+        for writer in silent:
+            writer.close()
+        listener.close()
+        await listener.wait_closed()
+
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"] == "database unreachable: no answer in 2 s"
+    assert 2 <= elapsed < 5

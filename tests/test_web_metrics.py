@@ -6,18 +6,26 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
-from monitor.clock import SystemClock
+from monitor.clock import ManualClock, SystemClock
 from monitor.config import load_config
+from monitor.config.models import MonitorConfig
 from monitor.runtime import Runtime, RuntimeOptions
+from monitor.storage.database import Database
+from monitor.testing.web import web_context
+from monitor.web import WebContext, WebServer, create_app
 
+NOW = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
@@ -33,12 +41,27 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+@dataclass
+class Target:
+    """The API the `login` probe checks: answering, until the test breaks it."""
+
+    broken: bool = False
+
+    def respond(self, _request: Request) -> Response:
+        return Response("down", status=503) if self.broken else Response("fine")
+
+
+@pytest.fixture
+def target() -> Target:
+    return Target()
+
+
 @pytest.fixture
 async def monitor(
-    tmp_path: Path, database_url: str, httpserver: HTTPServer
+    tmp_path: Path, database_url: str, httpserver: HTTPServer, target: Target
 ) -> AsyncIterator[httpx.AsyncClient]:
     httpserver.expect_request("/ok").respond_with_data("fine")
-    httpserver.expect_request("/broken").respond_with_data("down", status=503)
+    httpserver.expect_request("/login").respond_with_handler(target.respond)
     config = tmp_path / "config.yaml"
     config.write_text(
         textwrap.dedent(
@@ -54,10 +77,10 @@ async def monitor(
                 interval: 1s
                 timeout: 900ms
                 request: {{url: "{httpserver.url_for("/ok")}"}}
-              - name: broken
+              - name: login
                 interval: 1s
                 timeout: 900ms
-                request: {{url: "{httpserver.url_for("/broken")}"}}
+                request: {{url: "{httpserver.url_for("/login")}"}}
                 conditions: ["[STATUS] == 200"]
                 alert:
                   trigger: [{{consecutive_failures: 1}}]
@@ -87,48 +110,69 @@ async def scrape(client: httpx.AsyncClient) -> Samples:
     return parse(response.text)
 
 
-async def eventually(client: httpx.AsyncClient, check: object, *, what: str) -> Samples:
+async def eventually(
+    client: httpx.AsyncClient, check: Callable[[Samples], bool], *, what: str
+) -> Samples:
     deadline = asyncio.get_running_loop().time() + 20
     while True:
         samples = await scrape(client)
-        if check(samples):  # type: ignore[operator]
+        if check(samples):
             return samples
         assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.2)
 
 
-async def test_counts_move_as_probes_run_incidents_open_and_pages_go_out(
-    monitor: httpx.AsyncClient,
-) -> None:
-    first = await scrape(monitor)
+def runs(samples: Samples, probe: str, outcome: str) -> float:
+    return value(samples, "monitor_probe_runs_total", probe=probe, outcome=outcome)
 
-    later = await eventually(
-        monitor,
-        lambda s: (
-            value(s, "monitor_probe_runs_total", probe="healthy", outcome="ok")
-            >= value(first, "monitor_probe_runs_total", probe="healthy", outcome="ok") + 2
-            and value(s, "monitor_pages", channel="sms", status="sent") >= 1
-        ),
-        what="two more healthy runs and a page sent",
-    )
 
-    assert value(later, "monitor_probe_runs_total", probe="healthy", outcome="failed") == 0
-    assert value(later, "monitor_probe_runs_total", probe="broken", outcome="failed") >= 1
-    assert value(later, "monitor_probe_runs_total", probe="broken", outcome="ok") == 0
-    runs = value(later, "monitor_probe_runs_total", probe="healthy", outcome="ok")
-    assert value(later, "monitor_probe_duration_seconds_count", probe="healthy") == runs
-    assert value(later, "monitor_probe_duration_seconds_bucket", probe="healthy", le="+Inf") == runs
-    open_incidents = sum(
-        value(later, "monitor_open_incidents", severity=severity)
+def open_incidents(samples: Samples) -> float:
+    return sum(
+        value(samples, "monitor_open_incidents", severity=severity)
         for severity in ("degraded", "partial", "major")
     )
-    assert open_incidents == 1
-    assert value(later, "monitor_pages_sent_total", channel="sms") >= 1
-    assert value(later, "monitor_engine_ticks_total") >= 1
-    assert 0 <= value(later, "monitor_engine_tick_lag_seconds") < 10
-    assert ("monitor_scheduler_lateness_seconds", (("quantile", "0.99"),)) in later
-    assert value(later, "monitor_recorder_results_total", state="dropped") == 0
-    assert value(later, "monitor_database_up") == 1
+
+
+async def test_counts_move_as_probes_run_incidents_open_and_pages_go_out(
+    monitor: httpx.AsyncClient, target: Target
+) -> None:
+    first = await scrape(monitor)
+    healthy = await eventually(
+        monitor,
+        lambda s: (
+            runs(s, "healthy", "ok") >= runs(first, "healthy", "ok") + 2
+            and runs(s, "login", "ok") >= 1
+        ),
+        what="two more runs of healthy and one of login",
+    )
+    assert open_incidents(healthy) == 0
+    assert value(healthy, "monitor_pages", channel="sms", status="sent") == 0
+    assert 0 <= value(healthy, "monitor_engine_tick_lag_seconds") < 10
+
+    target.broken = True
+    broken = await eventually(
+        monitor,
+        lambda s: (
+            open_incidents(s) == 1
+            and value(s, "monitor_pages", channel="sms", status="sent") >= 1
+            and value(s, "monitor_recorder_results_total", state="stored") >= 1
+        ),
+        what="an incident open, its page sent and results stored",
+    )
+
+    assert runs(broken, "login", "failed") >= 1
+    assert runs(broken, "healthy", "failed") == 0
+    count = runs(broken, "healthy", "ok")
+    assert value(broken, "monitor_probe_duration_seconds_count", probe="healthy") == count
+    assert (
+        value(broken, "monitor_probe_duration_seconds_bucket", probe="healthy", le="+Inf") == count
+    )
+    assert value(broken, "monitor_pages_sent_total", channel="sms") >= 1
+    assert value(broken, "monitor_engine_ticks_total") >= 1
+    assert ("monitor_scheduler_lateness_seconds", (("quantile", "0.99"),)) in broken
+    assert value(broken, "monitor_recorder_results_total", state="dropped") == 0
+    assert value(broken, "monitor_recorder_failed_flushes_total") == 0
+    assert value(broken, "monitor_database_up") == 1
 
 
 async def test_a_refused_webhook_is_counted(monitor: httpx.AsyncClient) -> None:
@@ -143,3 +187,41 @@ async def test_a_refused_webhook_is_counted(monitor: httpx.AsyncClient) -> None:
         value(before, "monitor_webhook_rejections_total", route=route) + 1
     )
     assert value(after, "monitor_webhook_requests_total", route=route) == 0
+
+
+async def test_without_a_running_monitor_the_database_and_webhooks_are_still_reported(
+    database: Database, unreachable_url: str
+) -> None:
+    config = MonitorConfig.model_validate({"probes": []})
+    gone = Database.connect(unreachable_url)
+    try:
+        up = await scrape_app(web_context(database, clock=ManualClock(NOW), config=lambda: config))
+        down = await scrape_app(web_context(gone, clock=ManualClock(NOW), config=lambda: config))
+    finally:
+        await gone.dispose()
+
+    assert value(up, "monitor_database_up") == 1
+    assert ("monitor_open_incidents", (("severity", "major"),)) in up
+    assert not any(name.startswith("monitor_probe_") for name, _ in up)  # nothing ran
+    assert value(down, "monitor_database_up") == 0  # still an answer: what it could read
+    assert ("monitor_open_incidents", (("severity", "major"),)) not in down
+
+
+async def scrape_app(web: WebContext) -> Samples:
+    server = WebServer(create_app(web), listen="127.0.0.1:0")
+    await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+            return await scrape(client)
+    finally:
+        await server.stop()
+
+
+@pytest.fixture
+def unreachable_url(database_url: str, tmp_path: Path) -> str:
+    """For SQLite a path that is a directory; for PostgreSQL a port where nothing listens."""
+    if database_url.startswith("sqlite"):
+        directory = tmp_path / "gone.db"
+        directory.mkdir()
+        return f"sqlite+aiosqlite:///{directory}"
+    return "postgresql+asyncpg://postgres@127.0.0.1:1/test"
