@@ -19,6 +19,7 @@ from monitor.storage.repository import ensure_probes, insert_results, sync_probe
 from monitor.storage.rollups import (
     GRACE,
     Counts,
+    _roll_hour,
     daily_counts,
     daily_counts_by_group,
     floor_hour,
@@ -255,3 +256,33 @@ async def test_a_running_monitor_rolls_up_the_hours_that_are_over(
     assert await rolled_until(database) == floor_hour(now - GRACE)
     counts = await daily_counts(database, since=three_hours_ago, now=now)
     assert sum(c.failures for c in counts.values()) == 1
+
+
+async def test_two_rollers_at_once_write_every_hour_once(
+    database: Database, database_url: str
+) -> None:
+    records = three_hours_of_runs()
+    await seed(database, records)
+    other = Database.connect(database_url)
+    now = START + timedelta(hours=3) + GRACE
+    try:
+        rolled = await asyncio.gather(roll_up(database, now=now), roll_up(other, now=now))
+    finally:
+        await other.dispose()
+
+    assert await rolled_until(database) == START + timedelta(hours=3)
+    assert sum(rolled) >= 3 and max(rolled) <= 3
+    async with database.session() as session:
+        hourly = (await session.execute(select(HourlyRollup))).scalars().all()
+    assert len(hourly) == 12
+    assert sum(row.runs for row in hourly) == sum(not r.confirmation for r in records)
+
+
+async def test_an_hour_already_rolled_by_another_never_moves_the_mark_back(
+    database: Database,
+) -> None:
+    await seed(database, three_hours_of_runs())
+    await roll_up(database, now=START + timedelta(hours=3) + GRACE)
+
+    assert await _roll_hour(database, START) is False
+    assert await rolled_until(database) == START + timedelta(hours=3)

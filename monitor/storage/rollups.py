@@ -162,6 +162,13 @@ async def _roll_hour(db: Database, hour: datetime) -> bool:
     day = floor_day(hour)
     async with db.session() as session, session.begin():
         progress = await _progress(session)
+        if progress is not None and progress > hour:
+            return False  # rolled by another instance since this one looked
+        # The mark moves first: the UPDATE takes the progress row's lock, so a second instance
+        # rolling the same hour waits here, finds the mark moved, and writes nothing.
+        if not await _swap_progress(session, old=progress, new=hour + HOUR):
+            await session.rollback()
+            return False
         raw = await session.execute(
             select(Result.probe_id, Result.location, Result.ok, Result.duration_ms).where(
                 Result.started_at >= hour,
@@ -188,9 +195,6 @@ async def _roll_hour(db: Database, hour: datetime) -> bool:
                 ],
             )
         await _sum_day(session, day)
-        if not await _swap_progress(session, old=progress, new=hour + HOUR):
-            await session.rollback()
-            return False
     return True
 
 
