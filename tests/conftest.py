@@ -108,3 +108,14 @@ async def database(database_url: str) -> AsyncIterator[Database]:
     db = Database.connect(database_url)
     yield db
     await db.dispose()
+
+
+@pytest.fixture
+def unreachable_url(database_url: str, tmp_path: Path) -> str:
+    """The same kind of database as the test's, but gone: for SQLite a path that is a
+    directory (sqlite cannot open it), for PostgreSQL a port where no server listens."""
+    if database_url.startswith("sqlite"):
+        directory = tmp_path / "gone.db"
+        directory.mkdir()
+        return f"sqlite+aiosqlite:///{directory}"
+    return "postgresql+asyncpg://postgres@127.0.0.1:1/test"

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -143,17 +142,6 @@ async def test_a_person_who_replied_stop_is_a_warning_not_a_failure(app: App) ->
         "unreachable by SMS until they reply START"
     ]
     assert "+4915110000002" not in response.text
-
-
-@pytest.fixture
-def unreachable_url(database_url: str, tmp_path: Path) -> str:
-    """The same kind of database as the test's, but gone: for SQLite a path that is a
-    directory (sqlite cannot open it), for PostgreSQL a port where no server listens."""
-    if database_url.startswith("sqlite"):
-        directory = tmp_path / "gone.db"
-        directory.mkdir()
-        return f"sqlite+aiosqlite:///{directory}"
-    return "postgresql+asyncpg://postgres@127.0.0.1:1/test"
 
 
 async def test_an_unreachable_database_makes_it_not_ready(unreachable_url: str) -> None:

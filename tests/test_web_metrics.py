@@ -215,13 +215,3 @@ async def scrape_app(web: WebContext) -> Samples:
             return await scrape(client)
     finally:
         await server.stop()
-
-
-@pytest.fixture
-def unreachable_url(database_url: str, tmp_path: Path) -> str:
-    """For SQLite a path that is a directory; for PostgreSQL a port where nothing listens."""
-    if database_url.startswith("sqlite"):
-        directory = tmp_path / "gone.db"
-        directory.mkdir()
-        return f"sqlite+aiosqlite:///{directory}"
-    return "postgresql+asyncpg://postgres@127.0.0.1:1/test"
