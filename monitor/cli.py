@@ -88,6 +88,7 @@ from monitor.storage.queries import escalate as escalate_query
 from monitor.storage.queries import resolve as resolve_query
 from monitor.storage.repository import StoredResult
 from monitor.storage.silences import SilenceRow
+from monitor.web.incident_actions import REFUSED
 from monitor.web.server import parse_listen
 
 app = typer.Typer(
@@ -684,7 +685,7 @@ def ack(
         by,
         database_url,
         done="acknowledged",
-        refused="only a triggered incident can be acknowledged",
+        refused=REFUSED["acknowledge"],
     )
 
 
@@ -701,7 +702,7 @@ def resolve(
         by,
         database_url,
         done="resolved",
-        refused="it is resolved already",
+        refused=REFUSED["resolve"],
     )
 
 
@@ -718,7 +719,7 @@ def escalate(
         by,
         database_url,
         done="escalated",
-        refused="a resolved incident cannot be escalated",
+        refused=REFUSED["escalate"],
     )
 
 

@@ -214,10 +214,7 @@ class Runtime:
     # -- what /readyz and /metrics read (web.context.MonitorState) ----------------------------
 
     def scheduler_running(self) -> bool:
-        return self._tick_task is not None and not self._tick_task.done() and not self._stopping
-
-    def engine_last_tick(self) -> datetime | None:
-        return self.engine.stats.last_tick if self.engine is not None else None
+        return self.scheduler is not None and self.scheduler.firing
 
     def scheduler_stats(self) -> SchedulerStats | None:
         return self.scheduler.stats if self.scheduler is not None else None

@@ -49,9 +49,6 @@ class FakeMonitor:
     def scheduler_running(self) -> bool:
         return self.running
 
-    def engine_last_tick(self) -> datetime | None:
-        return self.last_tick
-
     def scheduler_stats(self) -> SchedulerStats | None:
         return None
 
@@ -59,7 +56,7 @@ class FakeMonitor:
         return None
 
     def engine_stats(self) -> EngineStats | None:
-        return None
+        return EngineStats(last_tick=self.last_tick)
 
 
 def context(db: Database, clock: ManualClock, state: FakeMonitor | None) -> WebContext:

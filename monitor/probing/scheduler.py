@@ -34,6 +34,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.clock import Clock
 from monitor.config.models import ProbeConfig
+from monitor.percentiles import nearest_rank
 
 log = logging.getLogger(__name__)
 
@@ -150,9 +151,7 @@ class LatenessSamples:
             raise ValueError(f"percentile must be within 0..100, got {q}")
         if not self._samples:
             return 0.0
-        ordered = sorted(self._samples)
-        rank = max(1, -(-len(ordered) * q // 100))  # ceil without floats
-        return ordered[int(rank) - 1]
+        return nearest_rank(sorted(self._samples), q)
 
     def p50(self) -> float:
         return self.percentile(50)
@@ -311,6 +310,11 @@ class ProbeScheduler:
     @property
     def stats(self) -> SchedulerStats:
         return self._stats
+
+    @property
+    def firing(self) -> bool:
+        """Started, not stopping, and APScheduler's loop is alive: runs are being fired."""
+        return self._scheduler is not None and not self._stopping and bool(self._scheduler.running)
 
     async def start(self) -> None:
         """Schedule one interval job per enabled probe, first run at its next due time."""

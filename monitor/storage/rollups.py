@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from monitor.percentiles import nearest_rank
 from monitor.storage.database import Database
 from monitor.storage.tables import DailyRollup, HourlyRollup, Probe, Result, RollupProgress
 from monitor.storage.types import Timestamp
@@ -51,12 +52,6 @@ def floor_day(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def percentile(ordered: list[int], q: float) -> int:
-    """Nearest rank of sorted values (as the scheduler's lateness figures): an observed value."""
-    rank = max(1, -(-len(ordered) * q // 100))
-    return ordered[int(rank) - 1]
-
-
 @dataclass(frozen=True, kw_only=True)
 class HourFigures:
     runs: int
@@ -79,8 +74,8 @@ def summarize(runs: Iterable[tuple[bool, int]]) -> HourFigures:
         runs=len(oks),
         failures=oks.count(False),
         duration_sum_ms=sum(durations),
-        duration_p50_ms=percentile(durations, 50),
-        duration_p95_ms=percentile(durations, 95),
+        duration_p50_ms=nearest_rank(durations, 50),
+        duration_p95_ms=nearest_rank(durations, 95),
         duration_max_ms=durations[-1],
     )
 

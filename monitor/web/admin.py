@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Final
 from urllib.parse import urlencode, urlsplit
@@ -20,12 +19,8 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from monitor.storage.database import Database
 from monitor.storage.incidents import (
-    acknowledge_incident,
-    escalate_incident,
     get_incident,
-    resolve_incident,
 )
 from monitor.storage.silences import end_silence, list_silences
 from monitor.web import admin_views
@@ -40,6 +35,7 @@ from monitor.web.auth import (
     web_context,
 )
 from monitor.web.context import WebContext
+from monitor.web.incident_actions import DONE, Action, change_incident
 from monitor.web.templating import templates
 
 BY: Final = "admin (web)"
@@ -278,48 +274,28 @@ async def incidents_page(request: Request, admin: Session) -> Response:
     return render(request, "incidents.html", {"board": board}, admin=admin)
 
 
-Change = Callable[[Database, int], Awaitable[bool]]
-
-
-async def _change_incident(
-    web: WebContext, incident_id: int, change: Change, done: str
-) -> Response:
+async def _change_incident(web: WebContext, incident_id: int, action: Action) -> Response:
     if await get_incident(web.db, incident_id) is None:
         return redirect(HOME, notice="no-incident", number=incident_id)
-    if not await change(web.db, incident_id):
+    done = DONE[action]
+    if not await change_incident(web, action, incident_id, by=BY):
         return redirect(HOME, notice=f"not-{done}", number=incident_id)
-    web.wake()  # the engine pages (or stops paging) now, not at its next tick
     return redirect(HOME, notice=done, number=incident_id)
 
 
 @router.post("/incidents/{incident_id}/ack")
 async def acknowledge(incident_id: int, admin: Posted) -> Response:
-    at = admin.web.clock.now()
-
-    async def change(db: Database, number: int) -> bool:
-        return await acknowledge_incident(db, incident_id=number, at=at, by=BY)
-
-    return await _change_incident(admin.web, incident_id, change, "acknowledged")
+    return await _change_incident(admin.web, incident_id, "acknowledge")
 
 
 @router.post("/incidents/{incident_id}/resolve")
 async def resolve(incident_id: int, admin: Posted) -> Response:
-    at = admin.web.clock.now()
-
-    async def change(db: Database, number: int) -> bool:
-        return await resolve_incident(db, incident_id=number, at=at, detail=f"by {BY}")
-
-    return await _change_incident(admin.web, incident_id, change, "resolved")
+    return await _change_incident(admin.web, incident_id, "resolve")
 
 
 @router.post("/incidents/{incident_id}/escalate")
 async def escalate(incident_id: int, admin: Posted) -> Response:
-    at = admin.web.clock.now()
-
-    async def change(db: Database, number: int) -> bool:
-        return await escalate_incident(db, incident_id=number, at=at, by=BY)
-
-    return await _change_incident(admin.web, incident_id, change, "escalated")
+    return await _change_incident(admin.web, incident_id, "escalate")
 
 
 # --- probes --------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ learn how to authenticate.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -18,12 +17,9 @@ from monitor.masking import mask_phones
 from monitor.storage.escalation import pages_of
 from monitor.storage.incidents import (
     IncidentRow,
-    acknowledge_incident,
-    escalate_incident,
     get_incident,
     list_incidents,
     open_incidents,
-    resolve_incident,
 )
 from monitor.storage.repository import StoredResult, recent_results, recent_results_per_probe
 from monitor.storage.silences import SilenceRow, end_silence, list_silences
@@ -48,6 +44,7 @@ from monitor.web.api_models import (
 )
 from monitor.web.auth import token_matches, web_context
 from monitor.web.context import WebContext
+from monitor.web.incident_actions import REFUSED, Action, change_incident
 
 _bearer = HTTPBearer(auto_error=False, description="MONITOR_ADMIN_TOKEN")
 
@@ -196,39 +193,21 @@ async def incident(web: Web, incident_id: IncidentId) -> IncidentDetail:
     return await _detail(web, incident_id)
 
 
-Action = Callable[[WebContext, int, str], Awaitable[bool]]
-
-
 async def _act(
-    web: WebContext, incident_id: int, body: ActionIn | None, action: Action, refused: str
+    web: WebContext, incident_id: int, body: ActionIn | None, action: Action
 ) -> IncidentDetail:
     current = await _detail(web, incident_id)  # 404 first
-    if not await action(web, incident_id, (body or ActionIn()).by):
+    if not await change_incident(web, action, incident_id, by=(body or ActionIn()).by):
         raise HTTPException(
-            status_code=409, detail=f"MON-{incident_id} is {current.state}: {refused}"
+            status_code=409, detail=f"MON-{incident_id} is {current.state}: {REFUSED[action]}"
         )
-    web.wake()  # the engine cancels or sends pages now, not at its next tick
     return await _detail(web, incident_id)
-
-
-async def _ack(web: WebContext, incident_id: int, by: str) -> bool:
-    return await acknowledge_incident(web.db, incident_id=incident_id, at=web.clock.now(), by=by)
-
-
-async def _resolve(web: WebContext, incident_id: int, by: str) -> bool:
-    return await resolve_incident(
-        web.db, incident_id=incident_id, at=web.clock.now(), detail=f"by {by}"
-    )
-
-
-async def _escalate(web: WebContext, incident_id: int, by: str) -> bool:
-    return await escalate_incident(web.db, incident_id=incident_id, at=web.clock.now(), by=by)
 
 
 @router.post("/incidents/{incident_id}/ack", tags=["incidents"])
 async def ack(web: Web, incident_id: IncidentId, body: ActionIn | None = None) -> IncidentDetail:
     """Acknowledge: no more pages (until the policy's ack_timeout). 409 unless triggered."""
-    return await _act(web, incident_id, body, _ack, "only a triggered incident can be acknowledged")
+    return await _act(web, incident_id, body, "acknowledge")
 
 
 @router.post("/incidents/{incident_id}/resolve", tags=["incidents"])
@@ -236,7 +215,7 @@ async def resolve(
     web: Web, incident_id: IncidentId, body: ActionIn | None = None
 ) -> IncidentDetail:
     """Resolve: paging stops and everyone paged is told. 409 when resolved already."""
-    return await _act(web, incident_id, body, _resolve, "it is resolved already")
+    return await _act(web, incident_id, body, "resolve")
 
 
 @router.post("/incidents/{incident_id}/escalate", tags=["incidents"])
@@ -244,7 +223,7 @@ async def escalate(
     web: Web, incident_id: IncidentId, body: ActionIn | None = None
 ) -> IncidentDetail:
     """Page the next level now (an acknowledged incident is triggered again)."""
-    return await _act(web, incident_id, body, _escalate, "a resolved incident cannot be escalated")
+    return await _act(web, incident_id, body, "escalate")
 
 
 # -- on-call and silences ------------------------------------------------------------------------

@@ -1,16 +1,16 @@
 """Who may use the admin pages and the JSON API: the holder of MONITOR_ADMIN_TOKEN.
 
-The API takes the token as `Authorization: Bearer ...` (monitor/web/api.py). The admin pages take it once, on the
-login form, and then carry a session cookie: an expiry signed with a key derived from the token
-(rotating the token ends every session), plus a CSRF token derived from the session for forms.
-Every comparison is constant-time.
+The API takes the token as `Authorization: Bearer ...` (monitor/web/api.py). The admin pages
+take it once, on the login form, and then carry a session cookie: an expiry signed with a key
+derived from the token (rotating the token ends every session), plus a CSRF token derived from
+the session for forms. Every comparison is constant-time. Times are epoch seconds from the
+injected clock, so a test can let a session expire without waiting 12 hours.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 
 from fastapi import Request
 
@@ -39,12 +39,12 @@ def _sign(admin_token: str, message: str) -> str:
     return hmac.new(_key(admin_token), message.encode(), hashlib.sha256).hexdigest()
 
 
-def new_session(admin_token: str, *, now: float | None = None) -> str:
-    expires = int((time.time() if now is None else now) + SESSION_SECONDS)
+def new_session(admin_token: str, *, now: float) -> str:
+    expires = int(now + SESSION_SECONDS)
     return f"{expires}.{_sign(admin_token, f'session:{expires}')}"
 
 
-def session_valid(admin_token: str | None, cookie: str | None, *, now: float | None = None) -> bool:
+def session_valid(admin_token: str | None, cookie: str | None, *, now: float) -> bool:
     if not admin_token or not cookie:
         return False
     expires, _, signature = cookie.partition(".")
@@ -52,7 +52,7 @@ def session_valid(admin_token: str | None, cookie: str | None, *, now: float | N
         return False
     if not hmac.compare_digest(signature, _sign(admin_token, f"session:{expires}")):
         return False
-    return int(expires) > (time.time() if now is None else now)
+    return int(expires) > now
 
 
 def csrf_token(admin_token: str, session: str) -> str:

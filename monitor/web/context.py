@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from monitor.clock import Clock
@@ -32,8 +31,6 @@ class MonitorState(Protocol):
     """The running monitor as /readyz and /metrics see it (the Runtime implements it)."""
 
     def scheduler_running(self) -> bool: ...
-
-    def engine_last_tick(self) -> datetime | None: ...
 
     def scheduler_stats(self) -> SchedulerStats | None: ...
 

@@ -66,7 +66,8 @@ def _runtime_problems(web: WebContext) -> dict[str, str | None]:
     if state is None:  # the app without a running monitor (tests of the hooks, the harness)
         return {}
     scheduler = None if state.scheduler_running() else "scheduler not running: no probe runs"
-    last_tick = state.engine_last_tick()
+    engine_stats = state.engine_stats()
+    last_tick = engine_stats.last_tick if engine_stats is not None else None
     if last_tick is None:
         engine: str | None = "escalation engine has not ticked yet: nobody would be paged"
     else:

@@ -22,7 +22,6 @@ from monitor.web.auth import web_context
 from monitor.web.badges import badge_svg
 from monitor.web.context import WebContext
 from monitor.web.status_view import (
-    COMPONENT_LABEL,
     PublicIncident,
     StatusSnapshot,
     build_snapshot,
@@ -99,16 +98,8 @@ class StatusCache:
         return self._bodies[kind]
 
 
-def status_cache(request: Request) -> StatusCache:
-    state = request.app.state
-    cache: StatusCache | None = getattr(state, "status_cache", None)
-    if cache is None:
-        cache = state.status_cache = StatusCache()
-    return cache
-
-
 async def _snapshot(request: Request) -> tuple[StatusSnapshot, StatusCache]:
-    cache = status_cache(request)
+    cache: StatusCache = request.app.state.status_cache  # made by create_app
     return await cache.snapshot(web_context(request)), cache
 
 
@@ -119,7 +110,7 @@ def _base_url(request: Request) -> str:
 
 def render_html(snapshot: StatusSnapshot) -> bytes:
     template = templates.get_template("status/page.html")
-    return template.render(s=snapshot, labels=COMPONENT_LABEL).encode()
+    return template.render(s=snapshot).encode()
 
 
 def render_json(snapshot: StatusSnapshot) -> bytes:

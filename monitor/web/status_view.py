@@ -196,9 +196,9 @@ async def build_snapshot(db: Database, *, config: MonitorConfig, now: datetime) 
     recent = await list_incidents(db, since=now - timedelta(days=INCIDENT_DAYS), limit=500)
     incidents = [row for row in recent if row.group in shown]
     open_rows = [row for row in incidents if row.open]
+    days = [first_day + timedelta(days=offset) for offset in range(HISTORY_DAYS)]
     components = []
     for name in names:
-        days = [first_day + timedelta(days=offset) for offset in range(HISTORY_DAYS)]
         counts = [per_day.get((name, day), Counts(0, 0)) for day in days]
         total = sum(counts, Counts(0, 0))
         components.append(
