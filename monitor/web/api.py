@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from monitor.config.models import ProbeConfig
 from monitor.masking import mask_phones
 from monitor.storage.escalation import pages_of
 from monitor.storage.incidents import (
@@ -98,15 +99,14 @@ async def probes(web: Web) -> list[ProbeOut]:
     last = await recent_results_per_probe(web.db, [probe.name for probe in configured], limit=1)
     incidents = {row.probe: row for row in await open_incidents(web.db)}
     return [
-        _probe(probe.name, web, last=last.get(probe.name, []), incident=incidents.get(probe.name))
+        _probe(probe, last=last.get(probe.name, []), incident=incidents.get(probe.name))
         for probe in configured
     ]
 
 
 def _probe(
-    name: str, web: WebContext, *, last: list[StoredResult], incident: IncidentRow | None
+    probe: ProbeConfig, *, last: list[StoredResult], incident: IncidentRow | None
 ) -> ProbeOut:
-    probe = next(p for p in web.config().probes if p.name == name)
     return ProbeOut(
         name=probe.name,
         group=probe.component,
@@ -122,17 +122,16 @@ async def probe(
     web: Web, name: str, limit: Annotated[int, Query(ge=1, le=1000)] = 50
 ) -> ProbeDetail:
     """One probe and its most recent runs."""
-    if not any(p.name == name for p in web.config().probes):
-        raise HTTPException(status_code=404, detail=f"no probe named {name!r} in the config")
+    configured = next((p for p in web.config().probes if p.name == name), None)
+    if configured is None:
+        raise HTTPException(
+            status_code=404,
+            detail=f"no probe named {name!r} in the config (GET /probes lists them)",
+        )
     results = await recent_results(web.db, probe=name, limit=limit)
     incident = next((row for row in await open_incidents(web.db) if row.probe == name), None)
-    summary = _probe(name, web, last=results[:1], incident=incident)
-    return ProbeDetail(
-        **summary.model_dump(exclude={"last_result", "open_incident"}),
-        last_result=summary.last_result,
-        open_incident=summary.open_incident,
-        results=[ResultOut.model_validate(row) for row in results],
-    )
+    summary = _probe(configured, last=results[:1], incident=incident)
+    return ProbeDetail(**dict(summary), results=[ResultOut.model_validate(row) for row in results])
 
 
 @router.get("/results", tags=["probes"])

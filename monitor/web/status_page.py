@@ -46,6 +46,9 @@ class StatusCache:
 
     ttl: float = CACHE_SECONDS
     stale_for: float = STALE_SECONDS
+    # Seconds that only go forward: the age of a snapshot, not a time anyone reads. A test
+    # moves its own instead of sleeping.
+    monotonic: Callable[[], float] = time.monotonic
     _snapshot: StatusSnapshot | None = None
     _built: float = 0.0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -54,7 +57,7 @@ class StatusCache:
     _bodies: dict[str, bytes] = field(default_factory=dict)
 
     def _age(self) -> float:
-        return time.monotonic() - self._built
+        return self.monotonic() - self._built
 
     async def snapshot(self, web: WebContext) -> StatusSnapshot:
         if self.ttl <= 0:
@@ -85,10 +88,15 @@ class StatusCache:
         # interpreter switches threads every few milliseconds, so the event loop keeps
         # answering the reloads meanwhile instead of stalling for the whole render.
         bodies = await asyncio.to_thread(prerender, snapshot)
-        self._snapshot, self._bodies, self._built = snapshot, bodies, time.monotonic()
+        self._snapshot, self._bodies, self._built = snapshot, bodies, self.monotonic()
 
     async def _build(self, web: WebContext) -> StatusSnapshot:
         return await build_snapshot(web.db, config=web.config(), now=web.clock.now())
+
+    async def rebuilt(self) -> None:
+        """Wait for the rebuild under way, if any (tests, and a clean stop)."""
+        if self._rebuild is not None:
+            await self._rebuild
 
     def body(self, snapshot: StatusSnapshot, kind: str, render: Callable[[], bytes]) -> bytes:
         if snapshot is not self._snapshot or self.ttl <= 0:
