@@ -12,7 +12,9 @@ wait_seconds="${MONITOR_DB_WAIT_SECONDS:-60}"
 waited=0
 until monitor db upgrade; do
     if [ "$waited" -ge "$wait_seconds" ]; then
-        echo "entrypoint: the database did not accept the migration within ${wait_seconds}s" >&2
+        echo "entrypoint: the database did not accept the migration within ${wait_seconds}s;" \
+            "check MONITOR_DATABASE_URL and that the server is up (the error above says why)," \
+            "or wait longer with MONITOR_DB_WAIT_SECONDS" >&2
         exit 2
     fi
     echo "entrypoint: database not ready; retrying in 2s" >&2

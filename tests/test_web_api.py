@@ -309,3 +309,12 @@ async def test_phone_numbers_in_the_timeline_are_masked(api: Api) -> None:
 
     assert "+4915110000001" not in shown.text
     assert "call to +*********0001 failed: busy" in [e["detail"] for e in shown.json()["events"]]
+
+
+async def test_a_time_without_a_zone_is_refused_with_the_fix(api: Api) -> None:
+    response = await api.get("/results", since="2026-03-02T08:00:00")
+
+    assert response.status_code == 422
+    assert response.json()["detail"] == (
+        "since: 2026-03-02T08:00:00 has no time zone; add Z or an offset like +01:00"
+    )

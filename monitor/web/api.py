@@ -144,7 +144,10 @@ async def results(
 ) -> list[ResultOut]:
     """Runs newest first."""
     if since is not None and since.utcoffset() is None:
-        raise HTTPException(status_code=422, detail="since: give a time zone, e.g. ...Z")
+        raise HTTPException(
+            status_code=422,
+            detail=f"since: {since.isoformat()} has no time zone; add Z or an offset like +01:00",
+        )
     rows = await recent_results(web.db, probe=probe, since=since, failed_only=failed, limit=limit)
     return [ResultOut.model_validate(row) for row in rows]
 
