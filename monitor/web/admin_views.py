@@ -126,7 +126,8 @@ def _page_line(page: PageView, names: Mapping[str, str]) -> PageLine:
     )
 
 
-def _masked(event: IncidentEvent) -> IncidentEvent:
+def masked_event(event: IncidentEvent) -> IncidentEvent:
+    """An event as the web shows it: a detail may quote a phone number (a failed call)."""
     return IncidentEvent(at=event.at, kind=event.kind, detail=mask_phones(event.detail))
 
 
@@ -138,7 +139,7 @@ async def _incident_view(
     pages = await pages_of(db, row.id)
     return IncidentView(
         incident=incident,
-        events=[_masked(event) for event in events],
+        events=[masked_event(event) for event in events],
         pages=[_page_line(page, names) for page in pages],
         open_for=span(now - incident.opened_at),
     )

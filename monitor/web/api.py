@@ -27,6 +27,7 @@ from monitor.storage.silences import SilenceRow, end_silence, list_silences
 from monitor.web.admin_views import (
     SilenceFormError,
     create_silence,
+    masked_event,
     oncall_lines,
     silence_request,
 )
@@ -176,10 +177,7 @@ async def _detail(web: WebContext, incident_id: int) -> IncidentDetail:
     return IncidentDetail(
         **IncidentOut.model_validate(row).model_dump(),
         # As on the admin pages: a provider's error or an event may quote a phone number.
-        events=[
-            EventOut(at=event.at, kind=event.kind, detail=mask_phones(event.detail))
-            for event in events
-        ],
+        events=[EventOut.model_validate(masked_event(event)) for event in events],
         pages=[
             PageOut.model_validate(page).model_copy(
                 update={"error": mask_phones(page.error) if page.error else None}
