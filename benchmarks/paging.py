@@ -14,19 +14,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import fcntl
 import json
-import os
 import sys
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import text, update
+from sqlalchemy import update
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from postgres import POSTGRES_URL, postgres_lock, reset_postgres  # noqa: E402
 
 from monitor.channels.base import Page  # noqa: E402
 from monitor.clock import SystemClock  # noqa: E402
@@ -37,10 +36,6 @@ from monitor.storage.database import Database  # noqa: E402
 from monitor.storage.incidents import open_incident  # noqa: E402
 from monitor.storage.migrations import upgrade_async  # noqa: E402
 from monitor.storage.tables import Incident  # noqa: E402
-
-POSTGRES_URL = os.environ.get(
-    "MONITOR_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 
 CONFIG = {
     "people": [{"id": "alice", "name": "Alice", "phone": "+4915110000001"}],
@@ -75,21 +70,6 @@ def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     index = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
     return ordered[index]
-
-
-def postgres_lock() -> contextlib.AbstractContextManager[object]:
-    """The lock the test suite takes around PostgreSQL tests: this resets the same database."""
-    lock = open(Path(tempfile.gettempdir()) / "monitor-test-postgres.lock", "a")  # noqa: SIM115
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    return lock
-
-
-async def reset_postgres(url: str) -> None:
-    db = Database.connect(url)
-    async with db.engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-    await db.dispose()
 
 
 async def bench(url: str, incidents: int) -> dict[str, object]:

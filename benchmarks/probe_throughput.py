@@ -23,10 +23,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import fcntl
 import json
 import multiprocessing
-import os
 import resource
 import socket
 import sys
@@ -37,6 +35,7 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from postgres import POSTGRES_URL, postgres_lock, reset_postgres
 
 from monitor.clock import SystemClock
 from monitor.config.loader import LoadedConfig
@@ -46,9 +45,6 @@ from monitor.probing.scheduler import next_due
 from monitor.runtime import Runtime, RuntimeOptions
 from monitor.storage.database import Database
 
-POSTGRES_URL = os.environ.get(
-    "MONITOR_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
 
 
@@ -124,16 +120,6 @@ def build_config(url: str, *, probes: int, interval: float) -> LoadedConfig:
         ]
     }
     return LoadedConfig(config=MonitorConfig.model_validate(document), files=(), env_values={})
-
-
-async def reset_postgres(url: str) -> None:
-    database = Database.connect(url)
-    try:
-        async with database.engine.begin() as connection:
-            await connection.execute(sa.text("DROP SCHEMA public CASCADE"))
-            await connection.execute(sa.text("CREATE SCHEMA public"))
-    finally:
-        await database.dispose()
 
 
 def count_due(loaded: LoadedConfig, start: datetime, end: datetime) -> int:
@@ -245,14 +231,6 @@ async def benchmark(args: argparse.Namespace) -> dict[str, object]:
         "rss_mb": round(usage_after.ru_maxrss / 1024, 1),
         "raw_httpx_rps": round(ceiling, 1),
     }
-
-
-def postgres_lock() -> contextlib.AbstractContextManager[object]:
-    """The lock the test suite takes around PostgreSQL tests: the benchmark resets the same
-    database, so the two must not run at once."""
-    lock = open(Path(tempfile.gettempdir()) / "monitor-test-postgres.lock", "a")  # noqa: SIM115
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    return lock
 
 
 def main() -> None:

@@ -19,10 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import fcntl
 import json
-import os
 import random
 import subprocess
 import sys
@@ -32,10 +29,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from postgres import POSTGRES_URL, postgres_lock, reset_postgres  # noqa: E402
 
 from monitor.clock import SystemClock  # noqa: E402
 from monitor.config.models import MonitorConfig  # noqa: E402
@@ -47,9 +46,6 @@ from monitor.storage.repository import insert_results, sync_probes  # noqa: E402
 from monitor.storage.rollups import HOURLY, floor_day, floor_hour  # noqa: E402
 from monitor.storage.tables import DailyRollup, RollupProgress  # noqa: E402
 
-POSTGRES_URL = os.environ.get(
-    "MONITOR_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 RUNS_PER_DAY = 2880  # every 30 s
 
 
@@ -66,22 +62,6 @@ def config(probes: int, groups: int) -> MonitorConfig:
             ]
         }
     )
-
-
-def postgres_lock() -> contextlib.AbstractContextManager[object]:
-    """The lock the test suite takes around PostgreSQL tests: this resets the same database."""
-    lock = open(Path(tempfile.gettempdir()) / "monitor-test-postgres.lock", "a")  # noqa: SIM115
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    return lock
-
-
-async def reset_postgres(url: str) -> None:
-    db = Database.connect(url)
-    async with db.connection() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-        await conn.commit()
-    await db.dispose()
 
 
 async def seed(url: str, *, probes: int, groups: int) -> None:
