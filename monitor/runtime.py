@@ -41,7 +41,8 @@ from monitor.storage.migrations import upgrade_async
 from monitor.storage.recorder import Recorder, RecorderStats
 from monitor.storage.records import ResultRecord
 from monitor.storage.repository import StoredResult, replay_results, sync_probes
-from monitor.storage.rollups import roll_up
+from monitor.storage.retention import apply_retention
+from monitor.storage.rollups import HOUR, floor_hour, reroll_hours, roll_up
 from monitor.storage.silences import list_silences
 from monitor.web import WebContext, WebServer, create_app
 from monitor.web.metrics import Metrics
@@ -380,17 +381,44 @@ class Runtime:
                 log.exception("detector tick failed")
 
     async def _rollups(self) -> None:
-        """Roll up each hour once it is over (the status page's history reads the rollups)."""
-        assert self.database is not None
+        """Roll up each hour once it is over (the status page's history reads the rollups), roll
+        again hours that got late results, then delete what retention no longer keeps."""
         while True:
             try:
-                rolled = await roll_up(self.database, now=self.clock.now())
+                await self.storage_upkeep()
             except Exception:  # history is read raw meanwhile; the next pass tries again
-                log.exception("rolling up results failed")
-            else:
-                if rolled:
-                    log.info("rolled up %d hour(s) of results", rolled)
+                log.exception("rolling up or deleting old results failed")
             await asyncio.sleep(ROLLUP_EVERY_SECONDS)
+
+    async def storage_upkeep(self) -> None:
+        assert self.database is not None and self.recorder is not None
+        now = self.clock.now()
+        retention = self.loaded.config.retention
+        rolled = await roll_up(self.database, now=now)
+        late = self.recorder.take_late_hours()
+        try:
+            rerolled = await reroll_hours(
+                self.database, late, raw_since=floor_hour(now - retention.raw) + HOUR
+            )
+        except Exception:
+            self.recorder.give_back_late_hours(late)  # rolled again at the next pass
+            raise
+        if rolled or rerolled:
+            log.info("rolled up %d hour(s) of results, %d again (late results)", rolled, rerolled)
+        deleted = await apply_retention(
+            self.database, now=now, raw=retention.raw, rollups=retention.rollups
+        )
+        if deleted.results or deleted.hourly or deleted.daily:
+            log.info(
+                "retention: deleted %d results (in %d batches) older than %s, %d hourly and "
+                "%d daily rollups older than %s",
+                deleted.results,
+                deleted.result_batches,
+                retention.raw,
+                deleted.hourly,
+                deleted.daily,
+                retention.rollups,
+            )
 
     async def _summaries(self) -> None:
         started = time.monotonic()

@@ -20,6 +20,7 @@ from monitor.storage.database import Database
 from monitor.storage.incidents import acknowledge_incident, open_incident, resolve_incident
 from monitor.storage.records import ResultRecord
 from monitor.storage.repository import insert_results, sync_probes
+from monitor.storage.retention import apply_retention
 from monitor.storage.rollups import roll_up
 from monitor.testing.web import web_context
 from monitor.web import WebServer, create_app
@@ -235,6 +236,25 @@ async def test_uptime_is_the_same_before_and_after_the_rollup(site: Site) -> Non
     today = accounts["days"][-1]
     assert today["date"] == NOW.date().isoformat()
     assert today["uptime"] == pytest.approx(1 - 4 / 24)  # 12 login runs today, 4 failed, of 24
+
+
+async def test_uptime_is_the_same_after_retention_deletes_the_raw_results(site: Site) -> None:
+    await seed_days(site, days=30, failing_day=20, failure_every=2)
+    while await roll_up(site.db, now=NOW):  # 48 hours a pass
+        pass
+    before = await site.status()
+
+    deleted = await apply_retention(
+        site.db, now=NOW, raw=timedelta(days=14), rollups=timedelta(days=400)
+    )
+    after = await site.status()
+
+    assert deleted.results == 3 * 24 * 16  # the 16 days past the raw horizon, 3 probes
+    assert before["components"] == after["components"]
+    accounts = after["components"][0]  # type: ignore[index]
+    failing = (NOW - timedelta(days=20)).date().isoformat()
+    day = next(d for d in accounts["days"] if d["date"] == failing)
+    assert day["uptime"] == pytest.approx(1 - 12 / 48)  # login failed every other hour
 
 
 async def test_status_json_describes_components_and_incidents(site: Site) -> None:

@@ -475,6 +475,30 @@ class MaintenanceConfig(Strict):
         return value
 
 
+class RetentionConfig(Strict):
+    """How long the monitor keeps what it stores: it must never fill its own disk."""
+
+    raw: PositiveDuration = Field(
+        default=timedelta(days=14),
+        description="raw results; older ones are deleted once rolled up into hourly figures",
+    )
+    rollups: PositiveDuration = Field(
+        default=timedelta(days=400),
+        description="hourly and daily rollups (the status page's history)",
+    )
+
+    @model_validator(mode="after")
+    def _rollups_outlive_raw(self) -> Self:
+        if self.rollups < self.raw:
+            raise ValueError(
+                "retention.rollups is shorter than retention.raw: history would end before "
+                "the raw results do"
+            )
+        if self.rollups < timedelta(days=90):
+            raise ValueError("retention.rollups must cover the status page's 90 days")
+        return self
+
+
 class MonitorConfig(Strict):
     defaults: Defaults = Field(default_factory=Defaults)
     probes: list[ProbeConfig] = Field(default_factory=list)
@@ -484,6 +508,7 @@ class MonitorConfig(Strict):
     policies: list[PolicyConfig] = Field(default_factory=list)
     messages: MessagesConfig = Field(default_factory=MessagesConfig)
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
     def policy_of(self, probe: ProbeConfig) -> PolicyConfig | None:
         """The policy that pages for this probe: its own, else the default; None pages nobody."""

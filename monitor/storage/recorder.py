@@ -15,6 +15,7 @@ import contextlib
 import logging
 from collections import deque
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -22,6 +23,7 @@ from monitor.clock import Clock
 from monitor.storage.database import Database, describe_error
 from monitor.storage.records import ResultRecord
 from monitor.storage.repository import ensure_probes, insert_results
+from monitor.storage.rollups import floor_hour, hour_is_over
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ class Recorder:
         self._task: asyncio.Task[None] | None = None
         self._taken = self._stored = self._failed_flushes = self._dropped = self._rejected = 0
         self._dropping = False  # inside a run of drops (warn once per run, not per result)
+        self._late_hours: set[datetime] = set()  # hours over when results of theirs were written
 
     @property
     def stats(self) -> RecorderStats:
@@ -84,6 +87,15 @@ class Recorder:
             dropped=self._dropped,
             rejected=self._rejected,
         )
+
+    def take_late_hours(self) -> set[datetime]:
+        """The hours that results were written for after the hour was over (held through a
+        database outage, say): their rollups may miss them and must be rolled again."""
+        hours, self._late_hours = self._late_hours, set()
+        return hours
+
+    def give_back_late_hours(self, hours: set[datetime]) -> None:
+        self._late_hours |= hours
 
     def record(self, result: ResultRecord) -> None:
         """Take a result for writing. Never blocks, never raises."""
@@ -214,6 +226,10 @@ class Recorder:
             self._in_flight = 0
             if written:
                 self._stored += len(batch)
+                now = self._clock.now()
+                self._late_hours.update(
+                    floor_hour(r.started_at) for r in batch if hour_is_over(r.started_at, now=now)
+                )
             else:  # failed or cancelled: back to the front, oldest first, for the next try
                 self._buffer.extendleft(reversed(batch))
                 self._trim()

@@ -154,7 +154,6 @@ async def _swap_progress(session: AsyncSession, *, old: datetime | None, new: da
 async def _roll_hour(db: Database, hour: datetime) -> bool:
     """Write `hour`'s rollups and move the mark past it, in one transaction; False when another
     instance moved the mark first (nothing is written then)."""
-    day = floor_day(hour)
     async with db.session() as session, session.begin():
         progress = await _progress(session)
         if progress is not None and progress > hour:
@@ -164,33 +163,70 @@ async def _roll_hour(db: Database, hour: datetime) -> bool:
         if not await _swap_progress(session, old=progress, new=hour + HOUR):
             await session.rollback()
             return False
-        raw = await session.execute(
-            select(Result.probe_id, Result.location, Result.ok, Result.duration_ms).where(
-                Result.started_at >= hour,
-                Result.started_at < hour + HOUR,
-                Result.confirmation.is_(False),
-            )
-        )
-        runs: dict[tuple[int, str], list[tuple[bool, int]]] = defaultdict(list)
-        for probe_id, location, ok, duration in raw:
-            runs[(probe_id, location)].append((bool(ok), int(duration)))
-        # Rows left by an earlier writer of this hour (a mark moved back by hand) are replaced.
-        await session.execute(delete(HourlyRollup).where(HourlyRollup.hour == hour))
-        if runs:
-            await session.execute(
-                insert(HourlyRollup),
-                [
-                    {
-                        "probe_id": probe_id,
-                        "location": location,
-                        "hour": hour,
-                        **vars(summarize(values)),
-                    }
-                    for (probe_id, location), values in runs.items()
-                ],
-            )
-        await _sum_day(session, day)
+        await _write_hour(session, hour)
     return True
+
+
+async def _write_hour(session: AsyncSession, hour: datetime) -> None:
+    """(Re)write `hour`'s rollup rows from its raw results, and its day's sums from its hours."""
+    raw = await session.execute(
+        select(Result.probe_id, Result.location, Result.ok, Result.duration_ms).where(
+            Result.started_at >= hour,
+            Result.started_at < hour + HOUR,
+            Result.confirmation.is_(False),
+        )
+    )
+    runs: dict[tuple[int, str], list[tuple[bool, int]]] = defaultdict(list)
+    for probe_id, location, ok, duration in raw:
+        runs[(probe_id, location)].append((bool(ok), int(duration)))
+    # Rows of an earlier write of this hour (a re-roll, a mark moved back by hand) are replaced.
+    await session.execute(delete(HourlyRollup).where(HourlyRollup.hour == hour))
+    if runs:
+        await session.execute(
+            insert(HourlyRollup),
+            [
+                {
+                    "probe_id": probe_id,
+                    "location": location,
+                    "hour": hour,
+                    **vars(summarize(values)),
+                }
+                for (probe_id, location), values in runs.items()
+            ],
+        )
+    await _sum_day(session, floor_day(hour))
+
+
+def hour_is_over(started_at: datetime, *, now: datetime) -> bool:
+    """A result of an hour that is over may reach the database after that hour was rolled up
+    (the recorder held it through a database outage): such hours must be rolled again."""
+    return floor_hour(started_at) + HOUR <= now
+
+
+async def reroll_hours(db: Database, hours: Iterable[datetime], *, raw_since: datetime) -> int:
+    """Roll again the given hours that are already rolled up (results arrived late); hours
+    past the mark are left to the next `roll_up`. Hours before `raw_since` (where retention may
+    have deleted raw results) are left alone: rolled again from what is left, they would lose
+    figures. The number of hours rolled again."""
+    done = 0
+    for hour in sorted({floor_hour(hour) for hour in hours}):
+        if hour < raw_since:
+            log.warning("results of %s arrived after retention's horizon", hour.isoformat())
+            continue
+        for attempt in range(3):
+            try:
+                async with db.session() as session, session.begin():
+                    mark = await _progress(session)
+                    if mark is None or hour >= mark:
+                        break
+                    await _write_hour(session, hour)
+                done += 1
+                break
+            except IntegrityError:
+                # Another instance re-rolled the same hour at the same moment; try once more.
+                if attempt == 2:
+                    raise
+    return done
 
 
 async def _sum_day(session: AsyncSession, day: datetime) -> None:
