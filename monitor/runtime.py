@@ -16,7 +16,8 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from monitor.channels.registry import channels_for
@@ -35,8 +36,12 @@ from monitor.oncall import on_call
 from monitor.probing.flow import RunResult
 from monitor.probing.runner import run_with_deadline
 from monitor.probing.scheduler import ProbeScheduler, SchedulerStats, run_deadline
+from monitor.selfwatch.checks import Trouble, Vitals
+from monitor.selfwatch.emergency import EmergencyPager
+from monitor.selfwatch.heartbeat import Heartbeat
+from monitor.selfwatch.watch import CHECK_EVERY_SECONDS, SelfWatch
 from monitor.settings import TWILIO_API, TwilioSettings
-from monitor.storage.database import Database
+from monitor.storage.database import Database, sqlite_path
 from monitor.storage.migrations import upgrade_async
 from monitor.storage.recorder import Recorder, RecorderStats
 from monitor.storage.records import ResultRecord
@@ -113,6 +118,11 @@ class Runtime:
         self.unwritten = 0  # results taken but not in the database when stop() returned
         self.metrics = Metrics()
         self._rollup_task: asyncio.Task[None] | None = None
+        self.self_watch: SelfWatch | None = None
+        self.heartbeat: Heartbeat | None = None
+        self._self_stop = asyncio.Event()
+        self._self_tasks: list[asyncio.Task[None]] = []
+        self._engine_started_at: datetime | None = None
 
     async def start(self, *, schedule: bool = True) -> None:
         """Upgrade the database, then start recording and (unless `schedule` is false) probing;
@@ -142,6 +152,23 @@ class Runtime:
             ),
             clock=self.clock,
             on_call=on_call,
+        )
+        self.self_watch = SelfWatch(
+            self.database,
+            config=lambda: self.loaded.config,
+            clock=self.clock,
+            vitals=self.vitals,
+            disk_path=self._disk_path(),
+            emergency=EmergencyPager(
+                config=lambda: self.loaded.config, channels=self.engine.channels, on_call=on_call
+            ),
+            wake=self.engine.wake,
+        )
+        await self.self_watch.start()
+        self.heartbeat = Heartbeat(
+            url=lambda: self.loaded.config.watch_self.heartbeat_url,
+            every=lambda: self.loaded.config.watch_self.heartbeat_every,
+            troubles=self._heartbeat_troubles,
         )
         if self.web is not None:
             self._web_app.state.web = self._web_context(self.engine)
@@ -226,6 +253,33 @@ class Runtime:
     def engine_stats(self) -> EngineStats | None:
         return self.engine.stats if self.engine is not None else None
 
+    def vitals(self) -> Vitals:
+        return Vitals(
+            now=self.clock.now(),
+            recorder=self.recorder_stats(),
+            scheduler=self.scheduler_stats(),
+            scheduler_running=self.scheduler_running() if self.scheduler is not None else None,
+            engine=self.engine_stats() if self._engine_started_at is not None else None,
+            engine_started_at=self._engine_started_at,
+        )
+
+    def _disk_path(self) -> Path | None:
+        configured = self.loaded.config.watch_self.disk_path
+        if configured:
+            return Path(configured)
+        assert self.database is not None
+        database = sqlite_path(self.database.engine.url)
+        return database.resolve().parent if database is not None else None
+
+    def _heartbeat_troubles(self) -> list[Trouble]:
+        assert self.self_watch is not None
+        checked = self.self_watch.checked_at
+        if checked is None or self.clock.now() - checked > timedelta(
+            seconds=3 * CHECK_EVERY_SECONDS
+        ):
+            return [Trouble("engine", "the self checks have not run lately")]
+        return self.self_watch.vital_troubles()
+
     async def begin_schedule(self) -> None:
         assert self.scheduler is not None, "start() first"
         await self.scheduler.start()
@@ -234,6 +288,12 @@ class Runtime:
         self._engine_task = asyncio.create_task(
             self.engine.run(stop=self._engine_stop), name="escalation engine"
         )
+        self._engine_started_at = self.clock.now()
+        assert self.self_watch is not None and self.heartbeat is not None
+        self._self_tasks = [
+            asyncio.create_task(self.self_watch.run(stop=self._self_stop), name="self checks"),
+            asyncio.create_task(self.heartbeat.run(stop=self._self_stop), name="heartbeat"),
+        ]
         if self.options.summary_every > 0:
             self._summary_task = asyncio.create_task(self._summaries(), name="summaries")
         self._rollup_task = asyncio.create_task(self._rollups(), name="rollups")
@@ -245,7 +305,8 @@ class Runtime:
     async def stop(self) -> None:
         """Stop within about 10 s, writing every result already taken."""
         self._stopping = True  # no new confirmation bursts from here on
-        for task in (self._summary_task, self._tick_task, self._rollup_task):
+        self._self_stop.set()  # stopping is not trouble; a heartbeat now would vouch for nothing
+        for task in (*self._self_tasks, self._summary_task, self._tick_task, self._rollup_task):
             if task is not None:
                 task.cancel()
         if self.scheduler is not None:

@@ -499,6 +499,48 @@ class RetentionConfig(Strict):
         return self
 
 
+SELF_PROBE = "monitor-self"
+
+
+class SelfConfig(Strict):
+    """The monitor watching itself: a pager that silently fails is the bug this project exists
+    for. Trouble opens a `monitor-self` incident paged through `policy` like any other."""
+
+    heartbeat_url: Text | None = Field(
+        default=None,
+        description="pinged (GET) every `heartbeat_every` while the scheduler, the recorder and "
+        "the escalation engine all work: a dead man's switch such as a cron-monitoring service "
+        "pages someone when the pings stop",
+    )
+    heartbeat_every: PositiveDuration = timedelta(minutes=1)
+    policy: str | None = Field(
+        default=None, description="who is paged for monitor-self; default: defaults.policy"
+    )
+    database_failing_for: PositiveDuration = Field(
+        default=timedelta(minutes=1),
+        description="the database refusing result writes this long is trouble",
+    )
+    provider_failures: Count = Field(
+        default=3, ge=1, description="sends in a row failing on one channel (sms, voice) is trouble"
+    )
+    max_lateness: PositiveDuration = Field(
+        default=timedelta(seconds=30),
+        description="p99 of how late probe runs start, above which is trouble",
+    )
+    engine_stalled_for: PositiveDuration = Field(
+        default=timedelta(minutes=1),
+        description="the escalation engine not finishing a tick this long is trouble",
+    )
+    min_free_disk_mb: int = Field(
+        default=500, ge=0, description="free space below this on the database's disk is trouble"
+    )
+    disk_path: str | None = Field(
+        default=None,
+        description="the filesystem to watch for free space; default: the SQLite file's "
+        "directory (with PostgreSQL, set it to the data volume if it is mounted here)",
+    )
+
+
 class MonitorConfig(Strict):
     defaults: Defaults = Field(default_factory=Defaults)
     probes: list[ProbeConfig] = Field(default_factory=list)
@@ -509,6 +551,7 @@ class MonitorConfig(Strict):
     messages: MessagesConfig = Field(default_factory=MessagesConfig)
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    watch_self: SelfConfig = Field(default_factory=SelfConfig, alias="self")
 
     def policy_of(self, probe: ProbeConfig) -> PolicyConfig | None:
         """The policy that pages for this probe: its own, else the default; None pages nobody."""

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from urllib.parse import urlsplit
 
 from monitor.config.errors import ConfigProblem
-from monitor.config.models import MonitorConfig
+from monitor.config.models import SELF_PROBE, MonitorConfig
 from monitor.config.yaml_source import Location, PathKey, SourceMap
 from monitor.escalation.messages import template_problems
 
@@ -102,4 +102,13 @@ def check_oncall(
             problems.unknown(
                 ("probes", index, "alert", "policy"), "policy", probe.alert.policy, policies
             )
+    self_policy = config.watch_self.policy
+    if self_policy is not None and self_policy not in policies:
+        problems.unknown(("self", "policy"), "policy", self_policy, policies)
+    if any(probe.name == SELF_PROBE for probe in config.probes):
+        index = next(i for i, probe in enumerate(config.probes) if probe.name == SELF_PROBE)
+        problems.add(
+            ("probes", index, "name"),
+            f"`{SELF_PROBE}` is the monitor's own incident name; choose another probe name",
+        )
     return problems.found

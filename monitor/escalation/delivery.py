@@ -23,7 +23,16 @@ from monitor.storage.escalation import add_event
 log = logging.getLogger(__name__)
 
 
+class ChannelHealth(Protocol):
+    def channel_failed(self, channel: str, reason: str) -> None: ...
+
+    def channel_worked(self, channel: str) -> None: ...
+
+
 class FallsBack(Protocol):
+    @property
+    def stats(self) -> ChannelHealth: ...
+
     async def delivery_failed(self, page: DeliveredPage, *, now: datetime) -> None: ...
 
 
@@ -79,8 +88,11 @@ class DeliveryTracker:
             await add_event(
                 self.db, incident_id=page.incident_id, at=now, kind="delivered", detail=detail
             )
+            self.engine.stats.channel_worked(page.channel)
             return page
         reason = failure_reason(status, error)
+        if status == "failed":  # the provider's failure; busy, unanswered are the person's
+            self.engine.stats.channel_failed(page.channel, reason)
         log.warning("page %s to %s by %s: %s", page.id, name, page.channel, reason)
         await add_event(
             self.db,

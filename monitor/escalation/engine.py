@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from monitor.channels.base import Channel, DeliveryError, Page
 from monitor.clock import Clock
-from monitor.config.models import MonitorConfig
+from monitor.config.models import SELF_PROBE, MonitorConfig
 from monitor.escalation.messages import IncidentFacts, Messages
 from monitor.escalation.policy import (
     OnCall,
@@ -76,6 +76,11 @@ def backoff(attempts: int) -> timedelta:
     return min(MAX_BACKOFF, delay)
 
 
+# A provider's 201 only says it took the request: these channels work when a callback says
+# delivered (or answered), and fail when it says failed.
+CONFIRMED_BY_CALLBACK = frozenset({"sms", "voice"})
+
+
 @dataclass
 class EngineStats:
     ticks: int = 0
@@ -83,6 +88,17 @@ class EngineStats:
     step_errors: Counter[str] = field(default_factory=Counter)
     pages_sent: Counter[str] = field(default_factory=Counter)  # by channel
     pages_failed: Counter[str] = field(default_factory=Counter)
+    # Attempts failing in a row per channel, retried ones included: a provider that refuses
+    # everything shows here long before pages run out of retries.
+    failing_in_a_row: Counter[str] = field(default_factory=Counter)
+    last_failure: dict[str, str] = field(default_factory=dict)  # channel -> its last reason
+
+    def channel_failed(self, channel: str, reason: str) -> None:
+        self.failing_in_a_row[channel] += 1
+        self.last_failure[channel] = reason
+
+    def channel_worked(self, channel: str) -> None:
+        self.failing_in_a_row[channel] = 0
 
 
 class Engine:
@@ -225,8 +241,13 @@ class Engine:
         probe = next((p for p in config.probes if p.name == row.probe), None)
         if probe is not None:
             policy = config.policy_of(probe)
-        else:  # a probe gone from the config still has its incident paged by the default
-            policy = next((p for p in config.policies if p.name == config.defaults.policy), None)
+        else:
+            # The monitor's own incident pages by `self.policy`; a probe gone from the config
+            # still has its incident paged by the default.
+            name = config.defaults.policy
+            if row.probe == SELF_PROBE and config.watch_self.policy is not None:
+                name = config.watch_self.policy
+            policy = next((p for p in config.policies if p.name == name), None)
         if policy is None:
             return None, False
         return snapshot_policy(config, policy, at=now, on_call=self.on_call), True
@@ -316,6 +337,8 @@ class Engine:
             reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
             return self._attempt_failed(page, target, now, reason, permanent=False)
         self.stats.pages_sent[page.channel] += 1
+        if page.channel not in CONFIRMED_BY_CALLBACK:
+            self.stats.channel_worked(page.channel)
         what = "resolved message" if page.kind == "resolved" else "page"
         detail = f"{what} sent to {target.name} by {page.channel}"
         if provider_id:
@@ -348,6 +371,7 @@ class Engine:
         self, page: ClaimedPage, target: Target, now: datetime, reason: str, *, permanent: bool
     ) -> Outcome:
         reason = mask_phones(reason)
+        self.stats.channel_failed(page.channel, reason)
         attempts_allowed = self._config().channels.attempts
         if not permanent and page.attempts < attempts_allowed:
             log.warning(

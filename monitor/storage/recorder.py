@@ -42,6 +42,7 @@ class RecorderStats:
     failed_flushes: int  # batches the database refused (each retried)
     dropped: int  # oldest results discarded because the buffer was full
     rejected: int  # records refused at record() (naive timestamps): they could never be written
+    failing_since: datetime | None = None  # the first failed write since the last good one
 
 
 class Recorder:
@@ -75,6 +76,7 @@ class Recorder:
         self._task: asyncio.Task[None] | None = None
         self._taken = self._stored = self._failed_flushes = self._dropped = self._rejected = 0
         self._dropping = False  # inside a run of drops (warn once per run, not per result)
+        self._failing_since: datetime | None = None
         self._late_hours: set[datetime] = set()  # hours over when results of theirs were written
 
     @property
@@ -86,6 +88,7 @@ class Recorder:
             failed_flushes=self._failed_flushes,
             dropped=self._dropped,
             rejected=self._rejected,
+            failing_since=self._failing_since,
         )
 
     def take_late_hours(self) -> set[datetime]:
@@ -212,8 +215,11 @@ class Recorder:
             async with asyncio.timeout(WRITE_TIMEOUT):
                 await insert_results(self._db, batch, self._probe_ids)
             written = True
+            self._failing_since = None
         except Exception as error:  # whatever the cause: keep the batch, retry later
             self._failed_flushes += 1
+            if self._failing_since is None:
+                self._failing_since = self._clock.now()
             log.warning(
                 "writing %d results to %s failed (%s); keeping them and retrying",
                 len(batch),

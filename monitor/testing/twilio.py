@@ -184,6 +184,7 @@ class TwilioScenario:
         self.sandbox = sandbox
         self.http = http
         self._phones: dict[str, SandboxPhone] = {}
+        self.monitor_app: FastAPI | None = None  # the webhooks' app (its own engine object)
 
     def __getattr__(self, name: str) -> Any:
         # open, tick, fast_forward, ack, resolve, events, state, now, minute ...
@@ -301,4 +302,6 @@ def twilio_scenario(
             db, config, on_call=on_call, start=start, channels=channels, clock=clock
         )
         box["scenario"] = scenario
-        yield TwilioScenario(scenario, sandbox=sandbox, http=http), twilio
+        found = TwilioScenario(scenario, sandbox=sandbox, http=http)
+        found.monitor_app = monitor_app
+        yield found, twilio

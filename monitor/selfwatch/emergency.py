@@ -1,0 +1,115 @@
+"""Paging without the database: the one trouble the engine cannot page for is the database
+itself (pages, leases and answers all live there). Then the self policy's first level gets an
+SMS straight through the channel, again every `REPEAT` while it lasts, and an all-clear when
+the monitor works again. No acknowledgement is possible (it would need the database): the repeat
+is slow, and the message says what is wrong and that other alerts cannot page meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+from monitor.channels.base import Channel, Page
+from monitor.config.models import MonitorConfig
+from monitor.escalation.policy import OnCall, Target, snapshot_policy
+from monitor.masking import mask_phone
+
+log = logging.getLogger(__name__)
+
+REPEAT = timedelta(minutes=30)
+# The channels that work without the database: a call's TwiML and every status callback are
+# looked up there.
+CHANNELS = ("sms", "console", "webhook")
+
+
+class EmergencyPager:
+    def __init__(
+        self,
+        *,
+        config: Callable[[], MonitorConfig],
+        channels: Mapping[str, Channel],
+        on_call: OnCall,
+    ) -> None:
+        self._config = config
+        self._channels = channels
+        self._on_call = on_call
+        self._last_page: datetime | None = None
+        self._since: datetime | None = None
+        self._reached: dict[str, tuple[Target, str]] = {}  # person -> (target, channel)
+
+    @property
+    def paged(self) -> bool:
+        return bool(self._reached)
+
+    def _targets(self, now: datetime) -> list[Target]:
+        config = self._config()
+        name = config.watch_self.policy or config.defaults.policy
+        policy = next((p for p in config.policies if p.name == name), None)
+        if policy is None:
+            return []
+        snapshot = snapshot_policy(config, policy, at=now, on_call=self._on_call)
+        return list(snapshot.levels[0].targets) if snapshot.levels else []
+
+    async def page(self, figures: str, *, now: datetime) -> None:
+        if self._since is None:
+            self._since = now
+        if self._last_page is not None and now - self._last_page < REPEAT:
+            return
+        self._last_page = now
+        text = (
+            f"monitor-self: {figures}. Other alerts cannot page until this is fixed. "
+            "No ACK possible; it repeats every 30m."
+        )
+        for target in self._targets(now):
+            channel = await self._send(target, text, kind="page")
+            if channel is not None:
+                self._reached[target.person] = (target, channel)
+
+    async def all_clear(self, *, now: datetime) -> None:
+        down = now - self._since if self._since is not None else timedelta()
+        text = f"monitor-self: the monitor works again (broken for {int(down.total_seconds() // 60)}m)."
+        for target, _ in list(self._reached.values()):
+            await self._send(target, text, kind="resolved")
+        self._reached.clear()
+        self._since = self._last_page = None
+
+    async def _send(self, target: Target, text: str, *, kind: str) -> str | None:
+        """The first channel of the person's that works without the database; its name."""
+        for name in target.fallback:
+            channel = self._channels.get(name)
+            if name not in CHANNELS or channel is None:
+                continue
+            page = Page(
+                id=0,  # no outbox row: the database is what is down
+                incident_id=0,
+                kind="resolved" if kind == "resolved" else "page",
+                person_id=target.person,
+                person_name=target.name,
+                phone=target.phone,
+                channel=name,
+                text=text,
+                probe="monitor-self",
+                severity="major",
+            )
+            try:
+                await channel.send(page)
+            except Exception as error:  # DeliveryError or a channel bug: the next channel
+                log.error(
+                    "monitor-self: emergency %s to %s by %s failed: %s",
+                    kind,
+                    target.name,
+                    name,
+                    error,
+                )
+                continue
+            log.warning(
+                "monitor-self: emergency %s sent to %s (%s) by %s",
+                kind,
+                target.name,
+                mask_phone(target.phone or ""),
+                name,
+            )
+            return name
+        return None

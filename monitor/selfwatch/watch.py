@@ -1,0 +1,166 @@
+"""The `monitor-self` incident: opened when a check finds the monitor broken, resolved once
+every check has passed for a while, paged by the engine through `self.policy` like any other.
+
+When the database itself is what is broken, the incident cannot be written and the engine (which
+pages from the database) cannot page for it: the emergency pager texts the self policy's first
+level directly instead, and tells the same people when it works again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from monitor.clock import Clock
+from monitor.config.models import SELF_PROBE, MonitorConfig
+from monitor.selfwatch.checks import (
+    VITAL,
+    DiskUsageReader,
+    Trouble,
+    Vitals,
+    _read_disk_usage,
+    all_troubles,
+)
+from monitor.selfwatch.emergency import EmergencyPager
+from monitor.storage.database import Database
+from monitor.storage.incidents import add_note, latest_incident, open_incident, resolve_incident
+
+log = logging.getLogger(__name__)
+
+CHECK_EVERY_SECONDS = 10.0
+# Every check passing this long resolves the incident: one good pass after a flapping
+# database is not yet "fixed".
+RECOVER_AFTER = timedelta(seconds=30)
+RULE = "the monitor watching itself"
+
+
+class SelfWatch:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        config: Callable[[], MonitorConfig],
+        clock: Clock,
+        vitals: Callable[[], Vitals],
+        disk_path: Path | None,
+        emergency: EmergencyPager | None = None,
+        wake: Callable[[], None] = lambda: None,
+        read_disk: DiskUsageReader = _read_disk_usage,
+    ) -> None:
+        self._db = db
+        self._config = config
+        self._clock = clock
+        self._vitals = vitals
+        self._disk_path = disk_path
+        self._emergency = emergency
+        self._wake = wake
+        self._read_disk = read_disk
+        self.troubles: list[Trouble] = []
+        self.incident_id: int | None = None
+        self._kinds: frozenset[str] = frozenset()
+        self._clean_since: datetime | None = None
+        self.checked_at: datetime | None = None
+
+    def vital_troubles(self) -> list[Trouble]:
+        """What the heartbeat must not vouch for: probes not running, results not stored, the
+        engine not paging."""
+        return [trouble for trouble in self.troubles if trouble.kind in VITAL]
+
+    async def start(self) -> None:
+        """Take over a monitor-self incident left open by an earlier run (or another instance),
+        so that it is resolved when all is well, not left open for ever."""
+        try:
+            latest = await latest_incident(self._db, probe=SELF_PROBE)
+        except Exception:
+            log.warning("monitor-self: could not read the last self incident", exc_info=True)
+            return
+        if latest is not None and latest.state != "resolved":
+            self.incident_id = latest.id
+
+    async def run(self, *, stop: asyncio.Event, every: float = CHECK_EVERY_SECONDS) -> None:
+        while not stop.is_set():
+            try:
+                await self.check()
+            except Exception:
+                log.exception("monitor-self: a check pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every)
+
+    async def check(self) -> list[Trouble]:
+        """One pass: run the checks, then open, note or resolve the incident."""
+        now = self._clock.now()
+        troubles = all_troubles(
+            self._vitals(),
+            self._config().watch_self,
+            disk_path=self._disk_path,
+            read_disk=self._read_disk,
+        )
+        self.troubles, self.checked_at = troubles, now
+        if troubles:
+            self._clean_since = None
+            await self._trouble(troubles, now)
+        else:
+            await self._clean(now)
+        return troubles
+
+    async def _trouble(self, troubles: list[Trouble], now: datetime) -> None:
+        figures = "; ".join(trouble.summary for trouble in troubles)
+        kinds = frozenset(trouble.kind for trouble in troubles)
+        if self.incident_id is None:
+            try:
+                opened = await open_incident(
+                    self._db,
+                    probe=SELF_PROBE,
+                    severity="major",
+                    rule=RULE,
+                    figures=figures,
+                    cause=None,
+                    at=now,
+                )
+            except Exception as error:
+                log.error("monitor-self: %s; the incident cannot be stored (%s)", figures, error)
+                if self._emergency is not None:
+                    await self._emergency.page(figures, now=now)
+                return
+            self.incident_id, self._kinds = opened.incident.id, kinds
+            log.error("monitor-self: MON-%d opened: %s", opened.incident.id, figures)
+            self._wake()
+            return
+        if kinds != self._kinds:
+            # The same incident, a different trouble: said in its timeline, not as a new page.
+            try:
+                await add_note(
+                    self._db, incident_id=self.incident_id, at=now, detail=f"now: {figures}"
+                )
+            except Exception:
+                log.warning("monitor-self: could not note %r", figures, exc_info=True)
+                return
+            self._kinds = kinds
+            log.error("monitor-self: MON-%d now: %s", self.incident_id, figures)
+
+    async def _clean(self, now: datetime) -> None:
+        if self._emergency is not None and self._emergency.paged:
+            await self._emergency.all_clear(now=now)
+        if self.incident_id is None:
+            return
+        if self._clean_since is None:
+            self._clean_since = now
+        if now - self._clean_since < RECOVER_AFTER:
+            return
+        try:
+            await resolve_incident(
+                self._db,
+                incident_id=self.incident_id,
+                at=now,
+                detail=f"every self check passed for {int(RECOVER_AFTER.total_seconds())}s",
+            )
+        except Exception:
+            log.warning("monitor-self: could not resolve MON-%d", self.incident_id, exc_info=True)
+            return
+        log.info("monitor-self: MON-%d resolved", self.incident_id)
+        self.incident_id, self._kinds, self._clean_since = None, frozenset(), None
+        self._wake()

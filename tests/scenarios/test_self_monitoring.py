@@ -1,0 +1,268 @@
+"""The monitor noticing that it is itself the broken part, paged through the Twilio sandbox on
+SQLite and PostgreSQL: the database refusing writes (results held, then written, none lost), the
+SMS provider failing (paged by voice), the disk nearly full, and the database gone altogether
+(an emergency SMS, straight through the channel)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select, text
+
+from monitor.config.models import SELF_PROBE, MonitorConfig, SelfConfig
+from monitor.oncall import on_call
+from monitor.selfwatch.checks import Vitals
+from monitor.selfwatch.emergency import EmergencyPager
+from monitor.selfwatch.watch import RECOVER_AFTER, SelfWatch
+from monitor.storage.database import Database
+from monitor.storage.incidents import latest_incident
+from monitor.storage.recorder import Recorder
+from monitor.storage.records import ResultRecord
+from monitor.storage.repository import ensure_probes
+from monitor.storage.tables import Result
+from monitor.testing.twilio import TwilioScenario
+
+
+def run(at: datetime, index: int) -> ResultRecord:
+    return ResultRecord(
+        probe="login",
+        location="local",
+        due_at=at,
+        started_at=at + timedelta(milliseconds=index),
+        duration_ms=40,
+        ok=True,
+        status=200,
+    )
+
+
+async def refuse_result_writes(db: Database) -> None:
+    """The database refusing every new result, as a full disk or a revoked grant would."""
+    async with db.engine.begin() as conn:
+        if db.engine.dialect.name == "sqlite":
+            await conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_results BEFORE INSERT ON results "
+                    "BEGIN SELECT RAISE(ABORT, 'results refused by the test'); END"
+                )
+            )
+        else:
+            await conn.execute(
+                text(
+                    "CREATE FUNCTION refuse_results() RETURNS trigger AS $$ BEGIN "
+                    "RAISE EXCEPTION 'results refused by the test'; END $$ LANGUAGE plpgsql"
+                )
+            )
+            await conn.execute(
+                text(
+                    "CREATE TRIGGER refuse_results BEFORE INSERT ON results "
+                    "FOR EACH STATEMENT EXECUTE FUNCTION refuse_results()"
+                )
+            )
+
+
+async def accept_result_writes(db: Database) -> None:
+    async with db.engine.begin() as conn:
+        if db.engine.dialect.name == "sqlite":
+            await conn.execute(text("DROP TRIGGER refuse_results"))
+        else:
+            await conn.execute(text("DROP TRIGGER refuse_results ON results"))
+            await conn.execute(text("DROP FUNCTION refuse_results()"))
+
+
+def with_self(scenario: TwilioScenario, watch: SelfConfig) -> MonitorConfig:
+    config: MonitorConfig = scenario.config.model_copy(update={"watch_self": watch})
+    return config
+
+
+async def wait_for(condition: object, *, what: str, seconds: float = 20.0) -> None:
+    assert callable(condition)
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.05)
+
+
+async def stored_results(db: Database) -> int:
+    async with db.session() as session:
+        return int(await session.scalar(select(func.count()).select_from(Result)) or 0)
+
+
+def watch_of(scenario: TwilioScenario, vitals: object, **kwargs: object) -> SelfWatch:
+    assert callable(vitals)
+    return SelfWatch(
+        scenario.db,
+        config=lambda: scenario.config,
+        clock=scenario.clock,
+        vitals=vitals,  # type: ignore[arg-type]
+        disk_path=kwargs.pop("disk_path", None),  # type: ignore[arg-type]
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+async def test_refused_writes_page_monitor_self_and_the_held_results_are_written_after(
+    twilio_scenario: TwilioScenario,
+) -> None:
+    scenario = twilio_scenario
+    ids = await ensure_probes(scenario.db, ["login"], now=scenario.now)
+    recorder = Recorder(
+        scenario.db, clock=scenario.clock, probe_ids=ids, flush_interval=0.05, batch_size=50
+    )
+    await recorder.start()
+    watch = watch_of(scenario, lambda: Vitals(now=scenario.now, recorder=recorder.stats))
+    await refuse_result_writes(scenario.db)
+    try:
+        for index in range(300):
+            recorder.record(run(scenario.now, index))
+        await wait_for(lambda: recorder.stats.failing_since is not None, what="a refused write")
+
+        assert await watch.check() == []  # refused for less than a minute: not trouble yet
+        scenario.clock.advance(timedelta(seconds=61))
+        [trouble] = await watch.check()
+
+        assert trouble.kind == "database"
+        assert trouble.summary == "database refuses writes for 61s: 300 results held"
+        await scenario.tick()
+        sms = scenario.phone("alice").expect_sms(SELF_PROBE).last_sms
+        assert sms is not None and "MAJOR" in sms and "300 results held" in sms
+    finally:
+        await accept_result_writes(scenario.db)
+
+    await wait_for(lambda: recorder.stats.pending == 0, what="the held results to be written")
+    assert await stored_results(scenario.db) == 300  # none lost within the bound
+    assert recorder.stats.dropped == 0
+    assert await watch.check() == []
+    scenario.clock.advance(RECOVER_AFTER)
+    await watch.check()
+    incident = await latest_incident(scenario.db, probe=SELF_PROBE)
+    assert incident is not None and incident.state == "resolved"
+    await scenario.tick()
+    scenario.phone("alice").expect_resolved(SELF_PROBE)
+    await recorder.stop()
+
+
+async def test_results_past_the_buffer_bound_are_dropped_oldest_first_and_counted(
+    twilio_scenario: TwilioScenario,
+) -> None:
+    scenario = twilio_scenario
+    ids = await ensure_probes(scenario.db, ["login"], now=scenario.now)
+    recorder = Recorder(
+        scenario.db,
+        clock=scenario.clock,
+        probe_ids=ids,
+        flush_interval=0.05,
+        batch_size=10,
+        max_buffer=100,
+    )
+    await recorder.start()
+    watch = watch_of(scenario, lambda: Vitals(now=scenario.now, recorder=recorder.stats))
+    await refuse_result_writes(scenario.db)
+    try:
+        for index in range(150):
+            recorder.record(run(scenario.now, index))
+        await wait_for(lambda: recorder.stats.failing_since is not None, what="a refused write")
+        scenario.clock.advance(timedelta(minutes=2))
+        [trouble] = await watch.check()
+        assert trouble.summary.endswith("100 results held, 50 DROPPED")
+    finally:
+        await accept_result_writes(scenario.db)
+    await wait_for(lambda: recorder.stats.pending == 0, what="the held results to be written")
+    async with scenario.db.session() as session:
+        first = await session.scalar(select(func.min(Result.started_at)))
+    assert await stored_results(scenario.db) == 100
+    assert first == run(scenario.now - timedelta(minutes=2), 50).started_at  # the newest kept
+    await recorder.stop()
+
+
+async def test_a_failing_sms_provider_pages_monitor_self_by_voice(
+    twilio_scenario: TwilioScenario,
+) -> None:
+    scenario = twilio_scenario
+    scenario.scenario.config = with_self(scenario, SelfConfig(provider_failures=1))
+    assert scenario.monitor_app is not None
+    # Delivery callbacks reach the webhooks' engine object: in `monitor run` it is the one
+    # engine; here the scenario's engine sends and the web app's hears the callbacks.
+    heard = scenario.monitor_app.state.web.tracker.engine.stats
+    watch = watch_of(
+        scenario, lambda: Vitals(now=scenario.now, engine=heard, engine_started_at=scenario.now)
+    )
+    scenario.phone("alice").behave(sms="fail")
+
+    await scenario.open("login")  # the SMS fails (the provider says failed): alice is called
+    await scenario.tick()
+    scenario.phone("alice").expect_sms("login")  # sent, then reported failed
+    scenario.phone("alice").expect_call("login").hang_up()
+    [trouble] = await watch.check()
+
+    assert trouble.kind == "provider"
+    assert trouble.summary.startswith("sms failing: 1 sends in a row")
+    await scenario.tick()  # monitor-self's SMS fails too: alice's next channel is voice
+    await scenario.tick()
+    scenario.phone("alice").expect_sms(SELF_PROBE)
+    scenario.phone("alice").expect_call(SELF_PROBE.replace("-", " ")).hang_up()
+
+
+async def test_a_disk_below_its_free_space_threshold_pages_monitor_self(
+    twilio_scenario: TwilioScenario, tmp_path: Path
+) -> None:
+    scenario = twilio_scenario
+    # A threshold above the free space there is now: the disk is "full" for this monitor.
+    scenario.scenario.config = with_self(scenario, SelfConfig(min_free_disk_mb=10**9))
+    watch = watch_of(scenario, lambda: Vitals(now=scenario.now), disk_path=tmp_path)
+
+    [trouble] = await watch.check()
+
+    assert trouble.kind == "disk" and trouble.summary.startswith("disk almost full: ")
+    assert f"MB free at {tmp_path}" in trouble.summary
+    await scenario.tick()
+    scenario.phone("alice").expect_sms("disk almost full")
+    scenario.scenario.config = with_self(scenario, SelfConfig())
+    assert await watch.check() == []
+
+
+async def test_with_the_database_gone_an_emergency_sms_goes_straight_out(
+    twilio_scenario: TwilioScenario, unreachable_url: str
+) -> None:
+    scenario = twilio_scenario
+    gone = Database.connect(unreachable_url)
+    recorder = Recorder(gone, clock=scenario.clock, probe_ids={"login": 1}, flush_interval=0.05)
+    await recorder.start()
+    pager = EmergencyPager(
+        config=lambda: scenario.config, channels=scenario.engine.channels, on_call=on_call
+    )
+    watch = SelfWatch(
+        gone,
+        config=lambda: scenario.config,
+        clock=scenario.clock,
+        vitals=lambda: Vitals(now=scenario.now, recorder=recorder.stats),
+        disk_path=None,
+        emergency=pager,
+    )
+    try:
+        recorder.record(run(scenario.now, 0))
+        await wait_for(lambda: recorder.stats.failing_since is not None, what="a failed write")
+        scenario.clock.advance(timedelta(minutes=5))
+
+        await watch.check()
+
+        sms = scenario.phone("alice").expect_sms("monitor-self: database refuses writes").last_sms
+        assert sms is not None and "Other alerts cannot page" in sms
+        await watch.check()  # the same outage a moment later: no second SMS yet
+        scenario.phone("alice").expect_nothing()
+        scenario.clock.advance(timedelta(minutes=31))
+        await watch.check()
+        scenario.phone("alice").expect_sms("monitor-self")
+    finally:
+        await recorder.stop(timeout=0.5)
+        await gone.dispose()
+    assert watch.incident_id is None  # nothing could be stored
+    assert pager.paged
+
+
+def test_the_self_config_has_safe_defaults() -> None:
+    config = MonitorConfig()
+    assert config.watch_self.heartbeat_url is None
+    assert config.watch_self.database_failing_for == timedelta(minutes=1)
+    assert config.watch_self.provider_failures == 3
+    assert MonitorConfig.model_validate({"self": {"policy": None}}).watch_self.policy is None
