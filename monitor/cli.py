@@ -427,6 +427,7 @@ def run(
             public_url=web.public_url,
             twilio=twilio,
             admin_token=web.admin_token.get_secret_value() if web.admin_token else None,
+            config_path=None if once else Path(path),
         ),
         clock=SystemClock(),
         emit=lambda line: console.print(line, markup=False, soft_wrap=True),

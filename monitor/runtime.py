@@ -23,7 +23,9 @@ from typing import Any
 from monitor.channels.registry import channels_for
 from monitor.channels.twilio import TwilioClient
 from monitor.clock import Clock
-from monitor.config import LoadedConfig, ProbeConfig
+from monitor.config import LoadedConfig, ProbeConfig, load_config
+from monitor.config.errors import ConfigError
+from monitor.config.loader import config_files
 from monitor.detection.detector import Detector
 from monitor.detection.maintenance import MaintenanceWindow
 from monitor.detection.store import DatabaseIncidents
@@ -31,6 +33,7 @@ from monitor.detection.tracker import Confirm
 from monitor.escalation.answers import Responder
 from monitor.escalation.delivery import DeliveryTracker
 from monitor.escalation.engine import Engine, EngineStats
+from monitor.escalation.messages import Messages, MessageTemplateError
 from monitor.masking import mask_phone
 from monitor.oncall import on_call
 from monitor.probing.flow import RunResult
@@ -73,6 +76,8 @@ class RuntimeOptions:
     public_url: str | None = None  # how Twilio reaches the web server (MONITOR_PUBLIC_URL)
     twilio: TwilioSettings | None = None  # configured: sms and voice go through Twilio
     admin_token: str | None = None  # MONITOR_ADMIN_TOKEN: the admin pages and the JSON API
+    config_path: Path | None = None  # reloaded on SIGHUP or when its files change; None: never
+    watch_config_every: float = 2.0  # seconds between looks at the config files; 0: SIGHUP only
 
 
 def config_hash(probe: ProbeConfig) -> str:
@@ -123,6 +128,10 @@ class Runtime:
         self._self_stop = asyncio.Event()
         self._self_tasks: list[asyncio.Task[None]] = []
         self._engine_started_at: datetime | None = None
+        self.config_errors: list[str] = []  # the last reload's, while the previous config runs
+        self._config_stamp = _stamp_files(self.options.config_path)
+        self._watch_task: asyncio.Task[None] | None = None
+        self._reloading = asyncio.Lock()
 
     async def start(self, *, schedule: bool = True) -> None:
         """Upgrade the database, then start recording and (unless `schedule` is false) probing;
@@ -253,6 +262,12 @@ class Runtime:
     def engine_stats(self) -> EngineStats | None:
         return self.engine.stats if self.engine is not None else None
 
+    def config_problems(self) -> list[str]:
+        return list(self.config_errors)
+
+    def self_troubles(self) -> list[str]:
+        return [t.summary for t in self.self_watch.troubles] if self.self_watch is not None else []
+
     def vitals(self) -> Vitals:
         return Vitals(
             now=self.clock.now(),
@@ -297,6 +312,86 @@ class Runtime:
         if self.options.summary_every > 0:
             self._summary_task = asyncio.create_task(self._summaries(), name="summaries")
         self._rollup_task = asyncio.create_task(self._rollups(), name="rollups")
+        if self.options.config_path is not None and self.options.watch_config_every > 0:
+            self._watch_task = asyncio.create_task(self._watch_config(), name="config watch")
+
+    # -- hot reload ------------------------------------------------------------------------
+
+    async def reload(self) -> bool:
+        """Load the config again; apply it if valid, else keep the running one and say why.
+        Probes are added, removed and rescheduled; unchanged probes keep their detector state;
+        incidents in flight keep the policy they snapshotted when they opened."""
+        path = self.options.config_path
+        if path is None:
+            return False
+        async with self._reloading:
+            self._config_stamp = _stamp_files(path)
+            try:
+                loaded = await asyncio.to_thread(load_config, path)
+            except ConfigError as error:
+                return self._reload_refused([str(problem) for problem in error.problems])
+            except OSError as error:
+                return self._reload_refused([f"{path}: {error.strerror or error}"])
+            try:
+                messages = Messages(loaded.config.messages)
+            except MessageTemplateError as error:
+                return self._reload_refused([f"{path}: messages: {error}"])
+            await self._apply(loaded, messages)
+        return True
+
+    def _reload_refused(self, problems: list[str]) -> bool:
+        self.config_errors = problems
+        log.error(
+            "config reload refused, the previous config keeps running: %s", "; ".join(problems)
+        )
+        self._emit(
+            f"config reload refused ({len(problems)} error{'s' if len(problems) != 1 else ''}); "
+            "the previous config keeps running:\n  " + "\n  ".join(problems)
+        )
+        return False
+
+    async def _apply(self, loaded: LoadedConfig, messages: Messages) -> None:
+        assert self.database is not None
+        await sync_probes(
+            self.database,
+            [(p.name, p.component, config_hash(p)) for p in loaded.probes],
+            now=self.clock.now(),
+        )
+        probes = [probe for probe in loaded.probes if probe.enabled]
+        self.loaded = loaded
+        self.probes = probes
+        self._by_name = {probe.name: probe for probe in probes}
+        if self.engine is not None:
+            self.engine.messages = messages
+        web = getattr(self._web_app.state, "web", None)
+        if isinstance(web, WebContext):
+            web.messages = messages  # what calls say
+        if self.detector is not None:
+            self.detector.apply(probes)
+            self.detector.maintenance = tuple(
+                MaintenanceWindow.from_config(window) for window in loaded.config.maintenance
+            )
+        added: list[str] = []
+        removed: list[str] = []
+        changed: list[str] = []
+        if self.scheduler is not None:
+            added, removed, changed = self.scheduler.apply(probes)
+        self.config_errors = []
+        parts = [
+            f"{len(names)} {what}" + (f" ({', '.join(names[:5])})" if names else "")
+            for names, what in ((added, "added"), (removed, "removed"), (changed, "changed"))
+        ]
+        self._emit(f"config reloaded: {len(probes)} probes; " + ", ".join(parts))
+
+    async def _watch_config(self) -> None:
+        """Reload when a config file changes (a git pull, a ConfigMap update), without a signal."""
+        while True:
+            await asyncio.sleep(self.options.watch_config_every)
+            try:
+                if _stamp_files(self.options.config_path) != self._config_stamp:
+                    await self.reload()
+            except Exception:
+                log.exception("reloading the config failed")
 
     async def run_once(self, probes: Sequence[ProbeConfig] | None = None) -> None:
         assert self.scheduler is not None, "start() first"
@@ -306,7 +401,8 @@ class Runtime:
         """Stop within about 10 s, writing every result already taken."""
         self._stopping = True  # no new confirmation bursts from here on
         self._self_stop.set()  # stopping is not trouble; a heartbeat now would vouch for nothing
-        for task in (*self._self_tasks, self._summary_task, self._tick_task, self._rollup_task):
+        tasks = (self._summary_task, self._tick_task, self._rollup_task, self._watch_task)
+        for task in (*self._self_tasks, *tasks):
             if task is not None:
                 task.cancel()
         if self.scheduler is not None:
@@ -519,6 +615,21 @@ class Runtime:
         return line
 
 
+def _stamp_files(path: Path | None) -> tuple[tuple[str, int, int], ...]:
+    """What changes when a config file is edited, added or removed: names, sizes and times."""
+    if path is None:
+        return ()
+    stamps = []
+    try:
+        for file in config_files(path):
+            with contextlib.suppress(OSError):  # removed between the listing and the stat
+                stat = file.stat()
+                stamps.append((str(file), stat.st_size, stat.st_mtime_ns))
+    except OSError:
+        return ()
+    return tuple(stamps)
+
+
 def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -539,6 +650,14 @@ async def serve(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    reloads: set[asyncio.Task[bool]] = set()
+
+    def reload() -> None:
+        task = loop.create_task(runtime.reload(), name="reload on SIGHUP")
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
     try:
         # A signal during start-up or the first pass stops those too, not only the schedule.
         if not await unless_stopped(runtime.start(schedule=False), stop):
@@ -552,7 +671,7 @@ async def serve(
             await runtime.begin_schedule()
             await stop.wait()
     finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(signum)
         await runtime.stop()
 

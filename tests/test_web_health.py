@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -45,6 +45,8 @@ class FakeMonitor:
 
     running: bool = True
     last_tick: datetime | None = NOW
+    refused: list[str] = field(default_factory=list)
+    troubles: list[str] = field(default_factory=list)
 
     def scheduler_running(self) -> bool:
         return self.running
@@ -57,6 +59,12 @@ class FakeMonitor:
 
     def engine_stats(self) -> EngineStats | None:
         return EngineStats(last_tick=self.last_tick)
+
+    def config_problems(self) -> list[str]:
+        return self.refused
+
+    def self_troubles(self) -> list[str]:
+        return self.troubles
 
 
 def context(db: Database, clock: ManualClock, state: FakeMonitor | None) -> WebContext:
@@ -99,7 +107,23 @@ async def test_ready_when_database_scheduler_and_engine_are_fine(app: App) -> No
         "checks": {"database": "ok", "scheduler": "ok", "engine": "ok"},
         "problems": [],
         "warnings": [],
+        "config_errors": [],
     }
+
+
+async def test_a_refused_reload_and_self_trouble_are_warnings_not_failures(app: App) -> None:
+    app.monitor.refused = ["monitor.yaml:3:5: probes[0].interval: invalid duration 'soon'"]
+    app.monitor.troubles = ["probes run late: p99 41.0s (limit 30s)"]
+
+    response = await app.client.get("/readyz")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["config_errors"] == app.monitor.refused
+    assert body["warnings"] == [
+        "config reload refused (1 errors): the previous config runs",
+        "monitor-self: probes run late: p99 41.0s (limit 30s)",
+    ]
 
 
 async def test_a_stalled_engine_makes_it_not_ready(app: App) -> None:

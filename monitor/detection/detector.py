@@ -126,6 +126,27 @@ class Detector:
             grouped.setdefault(horizon, []).append(name)
         return grouped
 
+    def apply(self, probes: Sequence[ProbeConfig]) -> None:
+        """A reloaded config: a probe whose detection settings are unchanged keeps its tracker
+        (its recent runs, its open incident); a new or re-tuned one starts afresh, carrying its
+        open incident over; a removed one is dropped (its incident resolved at the next
+        rebuild, or by a person)."""
+        trackers: dict[str, ProbeTracker] = {}
+        for probe in probes:
+            policy = DetectionPolicy.of(probe.alert)
+            old = self.trackers.get(probe.name)
+            if old is not None and old.policy == policy:
+                trackers[probe.name] = old
+                continue
+            tracker = ProbeTracker(probe.name, policy)
+            if old is not None:
+                if old.status == "failing" and old.severity is not None and old.opened_at:
+                    tracker.adopt(severity=old.severity, opened_at=old.opened_at)
+                if old.resolved_at is not None:
+                    tracker.note_resolved(old.resolved_at)
+            trackers[probe.name] = tracker
+        self.trackers = trackers
+
     def open_incident_id(self, probe: str) -> int | None:
         return self._open.get(probe)
 

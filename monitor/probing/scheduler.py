@@ -336,21 +336,7 @@ class ProbeScheduler:
         now = self._clock.now()
         enabled = [self._entries[probe.name] for probe in self._probes if probe.enabled]
         for entry in enabled:
-            probe = entry.probe
-            first = _grid_floor(entry.offset_us, entry.interval_us, now) + probe.interval
-            scheduler.add_job(
-                self._fire,
-                trigger=IntervalTrigger(
-                    seconds=probe.interval.total_seconds(), start_date=first, timezone=UTC
-                ),
-                args=(entry,),
-                id=probe.name,
-                name=probe.name,
-                executor=_EXECUTOR_ALIAS,
-                max_instances=1,
-                coalesce=True,
-                misfire_grace_time=_misfire_grace(probe.interval),
-            )
+            self._add_job(scheduler, entry, now)
         scheduler.start()
         self._scheduler = scheduler
         log.info(
@@ -358,6 +344,46 @@ class ProbeScheduler:
             len(enabled),
             self.max_concurrency,
         )
+
+    def _add_job(self, scheduler: Any, entry: _Entry, now: datetime) -> None:
+        probe = entry.probe
+        first = _grid_floor(entry.offset_us, entry.interval_us, now) + probe.interval
+        scheduler.add_job(
+            self._fire,
+            trigger=IntervalTrigger(
+                seconds=probe.interval.total_seconds(), start_date=first, timezone=UTC
+            ),
+            args=(entry,),
+            id=probe.name,
+            name=probe.name,
+            executor=_EXECUTOR_ALIAS,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=_misfire_grace(probe.interval),
+        )
+
+    def apply(self, probes: Sequence[ProbeConfig]) -> tuple[list[str], list[str], list[str]]:
+        """A reloaded config: schedule the new probes, unschedule the removed (or disabled)
+        ones and reschedule the changed ones; unchanged probes keep their jobs and their grid.
+        Runs in flight finish with the definition they started with. (added, removed, changed)."""
+        names = Counter(probe.name for probe in probes)
+        duplicates = sorted(name for name, count in names.items() if count > 1)
+        if duplicates:
+            raise ValueError(f"probe names must be unique; repeated: {', '.join(duplicates)}")
+        old = {probe.name: probe for probe in self._probes if probe.enabled}
+        new = {probe.name: probe for probe in probes if probe.enabled}
+        added = sorted(new.keys() - old.keys())
+        removed = sorted(old.keys() - new.keys())
+        changed = sorted(name for name in new.keys() & old.keys() if new[name] != old[name])
+        self._probes = list(probes)
+        self._entries = {probe.name: _entry(probe) for probe in self._probes}
+        if self._scheduler is not None and not self._stopping:
+            now = self._clock.now()
+            for name in removed + changed:
+                self._scheduler.remove_job(name)
+            for name in added + changed:
+                self._add_job(self._scheduler, self._entries[name], now)
+        return added, removed, changed
 
     # A budget for the whole stop, not one awaited call: asyncio.timeout() cannot express it.
     async def stop(self, *, timeout: float = 10.0) -> None:  # noqa: ASYNC109

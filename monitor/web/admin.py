@@ -190,10 +190,14 @@ def render(
     admin: Admin | None,
     status_code: int = 200,
 ) -> HTMLResponse:
+    state = web_context(request).state
     shown = {
         "csrf_field": CSRF_FIELD,
         "csrf": admin.csrf if admin else None,
         "notice": notice_of(request),
+        # On every page an admin sees: a refused reload means the YAML in git is not what runs.
+        "config_errors": state.config_problems() if state is not None and admin else [],
+        "self_troubles": state.self_troubles() if state is not None and admin else [],
         "page": name.removesuffix(".html"),
         **context,
     }

@@ -38,6 +38,14 @@ class MonitorState(Protocol):
 
     def engine_stats(self) -> EngineStats | None: ...
 
+    def config_problems(self) -> list[str]:
+        """Why the last config reload was refused (the previous config still runs)."""
+        ...
+
+    def self_troubles(self) -> list[str]:
+        """What the self checks found wrong at their last pass."""
+        ...
+
 
 def _nothing() -> None:
     return None

@@ -94,11 +94,21 @@ async def readiness(web: WebContext) -> tuple[bool, dict[str, Any]]:
     checks.update(_runtime_problems(web))
     problems = [problem for problem in checks.values() if problem is not None]
     warnings = await _warnings(web) if checks["database"] is None else []
+    # Neither makes the monitor unready: the previous config still runs, and monitor-self
+    # pages for its own trouble. A restart by the orchestrator would help neither.
+    config_errors = web.state.config_problems() if web.state is not None else []
+    if config_errors:
+        warnings.append(
+            f"config reload refused ({len(config_errors)} errors): the previous config runs"
+        )
+    if web.state is not None:
+        warnings.extend(f"monitor-self: {trouble}" for trouble in web.state.self_troubles())
     body = {
         "status": "not ready" if problems else "ready",
         "checks": {name: problem or "ok" for name, problem in checks.items()},
         "problems": problems,
         "warnings": warnings,
+        "config_errors": config_errors,
     }
     return not problems, body
 
