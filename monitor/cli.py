@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import getpass
 import json
 import logging
@@ -45,7 +46,8 @@ from monitor.demo_run import (
 )
 from monitor.detection.backtest import BacktestReport, backtest
 from monitor.detection.maintenance import MaintenanceWindow
-from monitor.masking import mask_phone
+from monitor.logging_setup import configure_logging, event_logger
+from monitor.masking import mask_phone, mask_phones
 from monitor.oncall import ScheduleStatus, config_warnings, schedule_status, sms_opt_out_warnings
 from monitor.probing.flow import RunResult, run_probe
 from monitor.report import print_results, print_run, result_json
@@ -90,6 +92,12 @@ from monitor.storage.repository import StoredResult
 from monitor.storage.silences import SilenceRow
 from monitor.web.incident_actions import REFUSED
 from monitor.web.server import parse_listen
+
+
+class LogFormatChoice(enum.StrEnum):
+    text = "text"
+    json = "json"
+
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -404,10 +412,22 @@ def run(
             show_default=False,
         ),
     ] = None,
+    log_format: Annotated[
+        LogFormatChoice,
+        typer.Option(
+            "--log-format",
+            help="text: lines for people; json: one JSON object per line (a log shipper's "
+            "input), the monitor's own lines included. Always on stdout.",
+        ),
+    ] = LogFormatChoice.text,
 ) -> None:
     """Run the probes on their schedule and store every result, until Ctrl-C or SIGTERM."""
     console = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
+    json_logs = log_format is LogFormatChoice.json
+    # Text keeps the console quiet below warnings (the monitor's own lines say what happens);
+    # JSON carries everything, for a log pipeline to filter.
+    configure_logging(log_format.value, level=logging.INFO if json_logs else logging.WARNING)
     loaded = _load_or_exit(path, err)
     settings = _settings(database_url, max_concurrency)
     try:
@@ -417,6 +437,11 @@ def run(
         raise typer.Exit(EXIT_CONFIG) from None
     web, twilio = _web_settings(err), _twilio_settings(err)
     results: list[RunResult] = []
+    emit = (
+        event_logger()
+        if json_logs
+        else (lambda line: console.print(mask_phones(line), markup=False, soft_wrap=True))
+    )
     runtime = Runtime(
         loaded,
         options=RuntimeOptions(
@@ -430,15 +455,13 @@ def run(
             config_path=None if once else Path(path),
         ),
         clock=SystemClock(),
-        emit=lambda line: console.print(line, markup=False, soft_wrap=True),
+        emit=emit,
         on_result=results.append if once else None,
     )
     enabled = len(runtime.probes)
-    console.print(
+    emit(
         f"monitor: {enabled} probe{'s' if enabled != 1 else ''} from {path}; "
-        f"results in {display_url(settings.database_url)}" + ("" if once else "; Ctrl-C to stop"),
-        markup=False,
-        soft_wrap=True,
+        f"results in {display_url(settings.database_url)}" + ("" if once else "; Ctrl-C to stop")
     )
     try:
         asyncio.run(serve(runtime, once=once))
@@ -463,8 +486,9 @@ def run(
         )
         raise typer.Exit(EXIT_FAILED)
     if once:
-        for result in in_config_order(results, loaded):
-            print_run(console, result)
+        if not json_logs:  # with JSON logs, the events above said it line by line
+            for result in in_config_order(results, loaded):
+                print_run(console, result)
         raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
 
 
@@ -1134,7 +1158,6 @@ def schema() -> None:
 
 
 def main() -> None:
-    # httpx logs every request URL at INFO, query string and userinfo included: never show those.
-    for name in ("httpx", "httpcore"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    # On stdout, masked, for every command; `run --log-format` picks the format.
+    configure_logging("text", level=logging.WARNING)
     app()

@@ -187,6 +187,8 @@ def test_schema_describes_the_config() -> None:
         "policies",
         "messages",
         "channels",
+        "retention",
+        "self",
     }
     probe = schema["$defs"]["ProbeConfig"]
     assert {"name", "interval", "steps", "request", "alert"} <= set(probe["properties"])
