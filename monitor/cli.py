@@ -94,6 +94,12 @@ from monitor.web.incident_actions import REFUSED
 from monitor.web.server import parse_listen
 
 
+class RoleChoice(enum.StrEnum):
+    all = "all"
+    probe = "probe"
+    engine = "engine"
+
+
 class LogFormatChoice(enum.StrEnum):
     text = "text"
     json = "json"
@@ -412,6 +418,21 @@ def run(
             show_default=False,
         ),
     ] = None,
+    role: Annotated[
+        RoleChoice,
+        typer.Option(
+            help="all: probes, plus detection and escalation while this instance leads; probe: "
+            "probes only; engine: detection and escalation only. Several instances share one "
+            "PostgreSQL database; one leads at a time (an advisory lock).",
+        ),
+    ] = RoleChoice.all,
+    location: Annotated[
+        str,
+        typer.Option(
+            help="Where this instance probes from: it runs the probes whose `locations` list "
+            "it, and tags their results with it (quorum rules compare locations).",
+        ),
+    ] = "local",
     log_format: Annotated[
         LogFormatChoice,
         typer.Option(
@@ -425,6 +446,9 @@ def run(
     console = Console(highlight=False)
     err = Console(stderr=True, highlight=False)
     json_logs = log_format is LogFormatChoice.json
+    if once and role is RoleChoice.engine:
+        err.print("error: --once runs probes; --role engine runs none", markup=False)
+        raise typer.Exit(EXIT_CONFIG)
     # Text keeps the console quiet below warnings (the monitor's own lines say what happens);
     # JSON carries everything, for a log pipeline to filter.
     configure_logging(log_format.value, level=logging.INFO if json_logs else logging.WARNING)
@@ -453,6 +477,8 @@ def run(
             twilio=twilio,
             admin_token=web.admin_token.get_secret_value() if web.admin_token else None,
             config_path=None if once else Path(path),
+            role=role.value,
+            location=location,
         ),
         clock=SystemClock(),
         emit=emit,

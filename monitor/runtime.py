@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from monitor.channels.registry import channels_for
 from monitor.channels.twilio import TwilioClient
@@ -34,6 +34,7 @@ from monitor.escalation.answers import Responder
 from monitor.escalation.delivery import DeliveryTracker
 from monitor.escalation.engine import Engine, EngineStats
 from monitor.escalation.messages import Messages, MessageTemplateError
+from monitor.leadership import Leadership
 from monitor.masking import mask_phone
 from monitor.oncall import on_call
 from monitor.probing.flow import RunResult
@@ -45,13 +46,20 @@ from monitor.selfwatch.heartbeat import Heartbeat
 from monitor.selfwatch.watch import CHECK_EVERY_SECONDS, SelfWatch
 from monitor.settings import TWILIO_API, TwilioSettings
 from monitor.storage.database import Database, sqlite_path
+from monitor.storage.leader import LeaderLock
 from monitor.storage.migrations import upgrade_async
 from monitor.storage.recorder import Recorder, RecorderStats
 from monitor.storage.records import ResultRecord
-from monitor.storage.repository import StoredResult, replay_results, sync_probes
+from monitor.storage.repository import (
+    StoredResult,
+    newest_result_id,
+    replay_results,
+    sync_probes,
+)
 from monitor.storage.retention import apply_retention
 from monitor.storage.rollups import HOUR, floor_hour, reroll_hours, roll_up
 from monitor.storage.silences import list_silences
+from monitor.storage.tail import ResultTail
 from monitor.web import WebContext, WebServer, create_app
 from monitor.web.metrics import Metrics
 
@@ -67,6 +75,13 @@ DETECTOR_TICK_SECONDS = 5.0
 ROLLUP_EVERY_SECONDS = 60.0
 
 
+Role = Literal["all", "probe", "engine"]
+ROLES: tuple[Role, ...] = ("all", "probe", "engine")
+# How often the leader reads the results that all instances wrote (detection's delay on top
+# of the recorder's flush interval).
+TAIL_EVERY_SECONDS = 0.25
+
+
 @dataclass(frozen=True, kw_only=True)
 class RuntimeOptions:
     database_url: str
@@ -77,6 +92,10 @@ class RuntimeOptions:
     twilio: TwilioSettings | None = None  # configured: sms and voice go through Twilio
     admin_token: str | None = None  # MONITOR_ADMIN_TOKEN: the admin pages and the JSON API
     config_path: Path | None = None  # reloaded on SIGHUP or when its files change; None: never
+    # all: probes and (while leading) detection and escalation; probe: probes only; engine:
+    # detection and escalation only (while leading).
+    role: Role = "all"
+    location: str = "local"  # runs the probes that list it; results are tagged with it
     watch_config_every: float = 2.0  # seconds between looks at the config files; 0: SIGHUP only
 
 
@@ -128,6 +147,10 @@ class Runtime:
         self._self_stop = asyncio.Event()
         self._self_tasks: list[asyncio.Task[None]] = []
         self._engine_started_at: datetime | None = None
+        self.leadership: Leadership | None = None
+        self._leader_stop = asyncio.Event()
+        self._leader_task: asyncio.Task[None] | None = None
+        self._tail_task: asyncio.Task[None] | None = None
         self.config_errors: list[str] = []  # the last reload's, while the previous config runs
         self._config_stamp = _stamp_files(self.options.config_path)
         self._watch_task: asyncio.Task[None] | None = None
@@ -143,10 +166,9 @@ class Runtime:
             [(p.name, p.component, config_hash(p)) for p in self.loaded.probes],
             now=self.clock.now(),
         )
-        self.recorder = Recorder(self.database, clock=self.clock, probe_ids=probe_ids)
-        await self.recorder.start()
-        self.detector = self._detector(self.database)
-        await self.detector.rebuild(self._history(self.database, self.detector))
+        if self.probing:
+            self.recorder = Recorder(self.database, clock=self.clock, probe_ids=probe_ids)
+            await self.recorder.start()
         twilio = self.options.twilio
         if twilio is not None and twilio.configured:
             self.twilio = TwilioClient(twilio)
@@ -185,14 +207,43 @@ class Runtime:
         self._emit(self._paging_line())
         if self.web is not None:
             self._emit(self._web_line())
-        self.scheduler = ProbeScheduler(
-            self.probes,
-            execute=self._execute,
-            clock=self.clock,
-            max_concurrency=self.options.max_concurrency,
-        )
+        if self.probing:
+            self.scheduler = ProbeScheduler(
+                self._local_probes(),
+                execute=self._execute,
+                clock=self.clock,
+                max_concurrency=self.options.max_concurrency,
+            )
+        if self.options.role != "all" or self.options.location != "local":
+            self._emit(self._role_line())
         if schedule:
             await self.begin_schedule()
+
+    @property
+    def probing(self) -> bool:
+        return self.options.role in ("all", "probe")
+
+    @property
+    def may_lead(self) -> bool:
+        return self.options.role in ("all", "engine")
+
+    @property
+    def leading(self) -> bool:
+        return self.leadership is not None and self.leadership.leading
+
+    def _local_probes(self) -> list[ProbeConfig]:
+        return [probe for probe in self.probes if self.options.location in probe.locations]
+
+    def _role_line(self) -> str:
+        duties = {
+            "all": "probes, and detection and escalation while it holds the leader lock",
+            "probe": "probes only",
+            "engine": "detection and escalation while it holds the leader lock; no probes",
+        }[self.options.role]
+        line = f"role: {self.options.role} at location {self.options.location}: {duties}"
+        if self.probing and not self._local_probes():
+            line += f"\nwarning: no enabled probe lists location {self.options.location!r}"
+        return line
 
     @property
     def public_url(self) -> str | None:
@@ -262,6 +313,12 @@ class Runtime:
     def engine_stats(self) -> EngineStats | None:
         return self.engine.stats if self.engine is not None else None
 
+    def runs_probes(self) -> bool:
+        return self.probing
+
+    def leads(self) -> bool:
+        return self.leading
+
     def config_problems(self) -> list[str]:
         return list(self.config_errors)
 
@@ -296,24 +353,90 @@ class Runtime:
         return self.self_watch.vital_troubles()
 
     async def begin_schedule(self) -> None:
-        assert self.scheduler is not None, "start() first"
-        await self.scheduler.start()
-        self._tick_task = asyncio.create_task(self._ticks(), name="detector ticks")
-        assert self.engine is not None
-        self._engine_task = asyncio.create_task(
-            self.engine.run(stop=self._engine_stop), name="escalation engine"
-        )
-        self._engine_started_at = self.clock.now()
+        assert self.database is not None, "start() first"
+        if self.scheduler is not None:
+            await self.scheduler.start()
+        if self.may_lead:
+            self.leadership = Leadership(
+                LeaderLock(self.database), lead=self._lead, step_down=self._step_down
+            )
+            self._leader_task = asyncio.create_task(
+                self.leadership.run(stop=self._leader_stop), name="leadership"
+            )
         assert self.self_watch is not None and self.heartbeat is not None
         self._self_tasks = [
             asyncio.create_task(self.self_watch.run(stop=self._self_stop), name="self checks"),
             asyncio.create_task(self.heartbeat.run(stop=self._self_stop), name="heartbeat"),
         ]
-        if self.options.summary_every > 0:
+        if self.options.summary_every > 0 and self.probing:
             self._summary_task = asyncio.create_task(self._summaries(), name="summaries")
-        self._rollup_task = asyncio.create_task(self._rollups(), name="rollups")
         if self.options.config_path is not None and self.options.watch_config_every > 0:
             self._watch_task = asyncio.create_task(self._watch_config(), name="config watch")
+
+    # -- leading: detection, escalation, rollups ----------------------------------------------
+
+    async def _lead(self) -> None:
+        """This instance holds the leader lock: detect from every instance's results (replayed
+        first, then followed), escalate, roll up and apply retention."""
+        assert self.database is not None and self.engine is not None
+        detector = self._detector(self.database)
+        await detector.rebuild(self._history(self.database, detector))
+        self.detector = detector
+        self._tail = ResultTail(self.database, after_id=await newest_result_id(self.database))
+        self._tail_task = asyncio.create_task(self._follow_results(), name="results tail")
+        self._tick_task = asyncio.create_task(self._ticks(), name="detector ticks")
+        self._engine_stop = asyncio.Event()
+        self._engine_task = asyncio.create_task(
+            self.engine.run(stop=self._engine_stop), name="escalation engine"
+        )
+        self._engine_started_at = self.clock.now()
+        self._rollup_task = asyncio.create_task(self._rollups(), name="rollups")
+        log.warning("leader: this instance now detects and escalates")
+        self._emit(
+            f"{_stamp(self.clock.now())} leader: this instance ({self.options.role} at "
+            f"{self.options.location}) now detects and escalates"
+        )
+
+    async def _step_down(self) -> None:
+        """No longer the leader (the lock lost, or stopping): the engine finishes its tick,
+        incident writes still queued get a last try; another instance takes over."""
+        for task in (self._tail_task, self._tick_task, self._rollup_task):
+            if task is not None:
+                task.cancel()
+        self._tail_task = self._tick_task = self._rollup_task = None
+        if self.detector is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.detector.flush(), timeout=1.0)
+        if self._engine_task is not None:
+            # The tick under way finishes (a page being sent is recorded as sent, not left to
+            # be sent again after its lease); no new one starts.
+            self._engine_stop.set()
+            try:
+                await asyncio.wait_for(self._engine_task, timeout=ENGINE_STOP_TIMEOUT)
+            except TimeoutError:
+                log.error("the escalation engine did not stop in %.0f s", ENGINE_STOP_TIMEOUT)
+                self._engine_task.cancel()
+        self._engine_task = None
+        self._engine_started_at = None
+        self.detector = None
+
+    async def _follow_results(self) -> None:
+        while True:
+            try:
+                for result in await self._tail.new_results():
+                    await self._observe(result)
+            except Exception:
+                log.exception("reading new results for detection failed")
+            await asyncio.sleep(TAIL_EVERY_SECONDS)
+
+    async def _observe(self, result: StoredResult) -> None:
+        detector = self.detector
+        if detector is None:
+            return
+        try:
+            await detector.observe(result)
+        except Exception:  # detection trouble must not stop the others' detection
+            log.exception("detector failed on a result of %s", result.probe)
 
     # -- hot reload ------------------------------------------------------------------------
 
@@ -375,7 +498,7 @@ class Runtime:
         removed: list[str] = []
         changed: list[str] = []
         if self.scheduler is not None:
-            added, removed, changed = self.scheduler.apply(probes)
+            added, removed, changed = self.scheduler.apply(self._local_probes())
         self.config_errors = []
         parts = [
             f"{len(names)} {what}" + (f" ({', '.join(names[:5])})" if names else "")
@@ -401,8 +524,7 @@ class Runtime:
         """Stop within about 10 s, writing every result already taken."""
         self._stopping = True  # no new confirmation bursts from here on
         self._self_stop.set()  # stopping is not trouble; a heartbeat now would vouch for nothing
-        tasks = (self._summary_task, self._tick_task, self._rollup_task, self._watch_task)
-        for task in (*self._self_tasks, *tasks):
+        for task in (*self._self_tasks, self._summary_task, self._watch_task):
             if task is not None:
                 task.cancel()
         if self.scheduler is not None:
@@ -424,17 +546,13 @@ class Runtime:
                 f"{stats.pending} not written"
                 + (f", {stats.dropped} dropped" if stats.dropped else "")
             )
-        if self.detector is not None:
-            with contextlib.suppress(Exception):  # a last try at incident writes still queued
-                await asyncio.wait_for(self.detector.flush(), timeout=1.0)
-        if self._engine_task is not None:
-            # The tick under way finishes (a page being sent is recorded as sent, not left to
-            # be sent again after its lease); no new one starts.
-            self._engine_stop.set()
+        if self._leader_task is not None:
+            # Steps down (the engine's tick finishes) and frees the lock for another instance.
+            self._leader_stop.set()
             try:
-                await asyncio.wait_for(self._engine_task, timeout=ENGINE_STOP_TIMEOUT)
+                await asyncio.wait_for(self._leader_task, timeout=ENGINE_STOP_TIMEOUT + 1)
             except TimeoutError:
-                log.error("the escalation engine did not stop in %.0f s", ENGINE_STOP_TIMEOUT)
+                log.error("stepping down as leader took too long")
         if self.web is not None:
             await self.web.stop()
         if self.twilio is not None:
@@ -481,8 +599,9 @@ class Runtime:
             clock=self.clock,
             deadline=run_deadline(probe),
             env_values=self.loaded.env_values,
+            location=self.options.location,
         )
-        assert self.recorder is not None and self.detector is not None
+        assert self.recorder is not None
         record = ResultRecord.from_run(result, due_at=due_at, confirmation=confirmation)
         self.recorder.record(record)
         self._window_runs += 1
@@ -493,10 +612,6 @@ class Runtime:
             self._window[probe.name] += 1
             what = "FAIL (confirming)" if confirmation else "FAIL"
             self._emit(f"{_stamp(result.started_at)} {what} {probe.name}: {result.summary()}")
-        try:
-            await self.detector.observe(record)
-        except Exception:  # detection trouble must not stop probing; it is logged and counted
-            log.exception("detector failed on a result of %s", probe.name)
         if self._on_result is not None:
             self._on_result(result)
 
@@ -529,9 +644,10 @@ class Runtime:
             self._confirmations[name] = 0
 
     async def _ticks(self) -> None:
-        assert self.detector is not None
         while True:
             await asyncio.sleep(DETECTOR_TICK_SECONDS)
+            if self.detector is None:
+                return
             try:
                 await self.detector.tick()
             except Exception:
@@ -548,18 +664,20 @@ class Runtime:
             await asyncio.sleep(ROLLUP_EVERY_SECONDS)
 
     async def storage_upkeep(self) -> None:
-        assert self.database is not None and self.recorder is not None
+        assert self.database is not None
         now = self.clock.now()
         retention = self.loaded.config.retention
         rolled = await roll_up(self.database, now=now)
-        late = self.recorder.take_late_hours()
-        try:
-            rerolled = await reroll_hours(
-                self.database, late, raw_since=floor_hour(now - retention.raw) + HOUR
-            )
-        except Exception:
-            self.recorder.give_back_late_hours(late)  # rolled again at the next pass
-            raise
+        rerolled = 0
+        if self.recorder is not None:
+            late = self.recorder.take_late_hours()
+            try:
+                rerolled = await reroll_hours(
+                    self.database, late, raw_since=floor_hour(now - retention.raw) + HOUR
+                )
+            except Exception:
+                self.recorder.give_back_late_hours(late)  # rolled again at the next pass
+                raise
         if rolled or rerolled:
             log.info("rolled up %d hour(s) of results, %d again (late results)", rolled, rerolled)
         deleted = await apply_retention(

@@ -91,6 +91,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'monitor.db'}"
         return
+    yield from _locked_postgres()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """The PostgreSQL test database alone, emptied as for `database_url`: for what only
+    PostgreSQL has (advisory locks, several processes on one database)."""
+    yield from _locked_postgres()
+
+
+def _locked_postgres() -> Iterator[str]:
     url = os.environ.get("MONITOR_TEST_POSTGRES_URL", DEFAULT_TEST_POSTGRES_URL)
     # Several pytest runs on one machine (developers, agents, an editor's test runner) share the
     # test database: without this lock one run's reset drops the tables under another's test.

@@ -60,6 +60,12 @@ class FakeMonitor:
     def engine_stats(self) -> EngineStats | None:
         return EngineStats(last_tick=self.last_tick)
 
+    def runs_probes(self) -> bool:
+        return True
+
+    def leads(self) -> bool:
+        return True
+
     def config_problems(self) -> list[str]:
         return self.refused
 

@@ -154,6 +154,7 @@ class ProbeTracker:
         self._recovery_from: datetime | None = None  # when the probe first looked recovered
         self._held = False  # a Suppressed was reported and the rule still fires
         self._now: datetime | None = None
+        self._ignore_until: datetime | None = None  # runs up to here came before a resolution
 
     @property
     def now(self) -> datetime | None:
@@ -167,7 +168,9 @@ class ProbeTracker:
         self.opened_at = opened_at
 
     def resolved_elsewhere(self, at: datetime) -> None:
-        """Its incident was resolved outside this tracker (a person, another instance)."""
+        """Its incident was resolved outside this tracker (a person, another instance): only
+        runs started after `at` count from here. Runs from before reach the detector late (the
+        leader reads what every instance's recorder wrote) and must not re-open it at once."""
         if self.status == "failing":
             self.status = "up"
             self.resolved_at = at
@@ -175,12 +178,17 @@ class ProbeTracker:
             self.finding = None
             self.opened_at = None
             self.peak = 0.0
-            self._new_trouble()
+            self._forget_until(at)
+            self._ignore_until = at
 
     def note_resolved(self, at: datetime) -> None:
         self.resolved_at = at if self.resolved_at is None else max(self.resolved_at, at)
 
     def observe(self, run: Sample, *, suppressed: str | None = None) -> list[Decision]:
+        if self._ignore_until is not None:
+            if run.at <= self._ignore_until:
+                return []
+            self._ignore_until = None
         if self.status == "up":
             if suppressed is not None:
                 self._suppressed_until = run.at

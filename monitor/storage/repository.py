@@ -332,3 +332,19 @@ async def recent_results_per_probe(
         ]
         for name, rows in found.items()
     }
+
+
+async def newest_result_id(db: Database) -> int:
+    async with db.session() as session:
+        return int(await session.scalar(select(func.max(Result.id))) or 0)
+
+
+async def results_after(
+    db: Database, *, after_id: int, limit: int = 5000
+) -> list[tuple[int, StoredResult]]:
+    """(id, result) of the results with an id above `after_id`, in id order: the tail that the
+    detector follows when results come from other processes too."""
+    query = _select_results().where(Result.id > after_id).order_by(Result.id).limit(limit)
+    async with db.session() as session:
+        rows = (await session.execute(query)).all()
+    return [(int(row[_ID]), _stored(row)) for row in rows]

@@ -38,6 +38,14 @@ class MonitorState(Protocol):
 
     def engine_stats(self) -> EngineStats | None: ...
 
+    def runs_probes(self) -> bool:
+        """This instance runs probes (`--role all` or `probe`)."""
+        ...
+
+    def leads(self) -> bool:
+        """This instance holds the leader lock: it detects and escalates."""
+        ...
+
     def config_problems(self) -> list[str]:
         """Why the last config reload was refused (the previous config still runs)."""
         ...

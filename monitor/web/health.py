@@ -65,7 +65,14 @@ def _runtime_problems(web: WebContext) -> dict[str, str | None]:
     state = web.state
     if state is None:  # the app without a running monitor (tests of the hooks, the harness)
         return {}
-    scheduler = None if state.scheduler_running() else "scheduler not running: no probe runs"
+    problems: dict[str, str | None] = {}
+    if state.runs_probes():
+        running = state.scheduler_running()
+        problems["scheduler"] = None if running else "scheduler not running: no probe runs"
+    if not state.leads():
+        # Another instance detects and escalates (or will, once it takes the lock): this one
+        # is ready to do its part. /metrics says which instance leads.
+        return problems
     engine_stats = state.engine_stats()
     last_tick = engine_stats.last_tick if engine_stats is not None else None
     if last_tick is None:
@@ -78,7 +85,8 @@ def _runtime_problems(web: WebContext) -> dict[str, str | None]:
             if late > ENGINE_STALL
             else None
         )
-    return {"scheduler": scheduler, "engine": engine}
+    problems["engine"] = engine
+    return problems
 
 
 async def _warnings(web: WebContext) -> list[str]:

@@ -159,6 +159,11 @@ def _runtime_families(web: WebContext) -> Iterable[Metric]:
             "Batches the database refused.",
             recorder.failed_flushes,
         )
+    yield _gauge(
+        "monitor_leader",
+        "1 while this instance holds the leader lock (it detects and escalates).",
+        1 if state.leads() else 0,
+    )
     engine = state.engine_stats()
     if engine is not None:
         yield _plain_counter("monitor_engine_ticks", "Escalation engine ticks.", engine.ticks)
