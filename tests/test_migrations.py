@@ -59,7 +59,7 @@ async def _read_schema(url: str) -> dict[str, object]:
 def test_upgrade_from_empty(database_url: str) -> None:
     assert current_revision(database_url) is None
     upgrade(database_url)
-    assert current_revision(database_url) == head_revision() == "0005"
+    assert current_revision(database_url) == head_revision() == "0006"
 
 
 async def test_upgrade_creates_the_schema(database_url: str) -> None:
