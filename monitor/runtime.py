@@ -151,6 +151,7 @@ class Runtime:
         self._leader_stop = asyncio.Event()
         self._leader_task: asyncio.Task[None] | None = None
         self._tail_task: asyncio.Task[None] | None = None
+        self._upkeep_now = asyncio.Event()
         self.config_errors: list[str] = []  # the last reload's, while the previous config runs
         self._config_stamp = _stamp_files(self.options.config_path)
         self._watch_task: asyncio.Task[None] | None = None
@@ -363,6 +364,9 @@ class Runtime:
             self._leader_task = asyncio.create_task(
                 self.leadership.run(stop=self._leader_stop), name="leadership"
             )
+        # Every instance rolls again the hours its own recorder wrote late; the leader also
+        # rolls up the hours that are over and applies retention.
+        self._rollup_task = asyncio.create_task(self._rollups(), name="rollups")
         assert self.self_watch is not None and self.heartbeat is not None
         self._self_tasks = [
             asyncio.create_task(self.self_watch.run(stop=self._self_stop), name="self checks"),
@@ -390,7 +394,7 @@ class Runtime:
             self.engine.run(stop=self._engine_stop), name="escalation engine"
         )
         self._engine_started_at = self.clock.now()
-        self._rollup_task = asyncio.create_task(self._rollups(), name="rollups")
+        self._upkeep_now.set()  # a new leader catches up on rollups at once, not in a minute
         log.warning("leader: this instance now detects and escalates")
         self._emit(
             f"{_stamp(self.clock.now())} leader: this instance ({self.options.role} at "
@@ -400,10 +404,10 @@ class Runtime:
     async def _step_down(self) -> None:
         """No longer the leader (the lock lost, or stopping): the engine finishes its tick,
         incident writes still queued get a last try; another instance takes over."""
-        for task in (self._tail_task, self._tick_task, self._rollup_task):
+        for task in (self._tail_task, self._tick_task):
             if task is not None:
                 task.cancel()
-        self._tail_task = self._tick_task = self._rollup_task = None
+        self._tail_task = self._tick_task = None
         if self.detector is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.detector.flush(), timeout=1.0)
@@ -524,7 +528,7 @@ class Runtime:
         """Stop within about 10 s, writing every result already taken."""
         self._stopping = True  # no new confirmation bursts from here on
         self._self_stop.set()  # stopping is not trouble; a heartbeat now would vouch for nothing
-        for task in (*self._self_tasks, self._summary_task, self._watch_task):
+        for task in (*self._self_tasks, self._summary_task, self._watch_task, self._rollup_task):
             if task is not None:
                 task.cancel()
         if self.scheduler is not None:
@@ -661,13 +665,15 @@ class Runtime:
                 await self.storage_upkeep()
             except Exception:  # history is read raw meanwhile; the next pass tries again
                 log.exception("rolling up or deleting old results failed")
-            await asyncio.sleep(ROLLUP_EVERY_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._upkeep_now.wait(), ROLLUP_EVERY_SECONDS)
+            self._upkeep_now.clear()
 
     async def storage_upkeep(self) -> None:
         assert self.database is not None
         now = self.clock.now()
         retention = self.loaded.config.retention
-        rolled = await roll_up(self.database, now=now)
+        rolled = await roll_up(self.database, now=now) if self.leading else 0
         rerolled = 0
         if self.recorder is not None:
             late = self.recorder.take_late_hours()
@@ -680,6 +686,8 @@ class Runtime:
                 raise
         if rolled or rerolled:
             log.info("rolled up %d hour(s) of results, %d again (late results)", rolled, rerolled)
+        if not self.leading:
+            return
         deleted = await apply_retention(
             self.database, now=now, raw=retention.raw, rollups=retention.rollups
         )

@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
+from monitor.config.models import MonitorConfig
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -62,3 +66,14 @@ def test_documented_validate_output_is_what_validate_prints(tmp_path: Path) -> N
     )
     assert result.returncode == 2
     assert result.stdout == documented
+
+
+def test_documented_retention_and_self_blocks_are_valid_config() -> None:
+    blocks = re.findall(r"```yaml\n((?:retention|self):.*?)```", README, re.DOTALL)
+    assert len(blocks) == 2
+    for block in blocks:
+        text = block.replace("${HEARTBEAT_URL}", "https://hc-ping.example/uuid")
+        data = yaml.safe_load(text)
+        config = MonitorConfig.model_validate(data)
+        assert config.retention.raw.days == 14
+    assert config.watch_self.min_free_disk_mb == 500

@@ -5,22 +5,18 @@ line, and the previous config keeps running. SIGHUP reloads `monitor run` too.""
 
 from __future__ import annotations
 
-import asyncio
 import signal
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 from pytest_httpserver import HTTPServer
 from test_run import Process, environment, monitor_command, process_reaper
 
-from monitor.clock import SystemClock
-from monitor.config import load_config
-from monitor.runtime import Runtime, RuntimeOptions
 from monitor.storage.database import Database
 from monitor.storage.escalation import incident_policy
 from monitor.storage.incidents import latest_incident
 from monitor.storage.repository import recent_results
+from monitor.testing.runtime import eventually, running_monitor
 
 __all__ = ["process_reaper"]  # the fixture
 
@@ -58,20 +54,6 @@ policies:
     return PEOPLE + probes + policy
 
 
-async def until(condition: Callable[[], object], *, what: str, seconds: float = 20) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
-
-
-async def async_until(condition: Callable[[], object], *, what: str, seconds: float = 20) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not await condition():  # type: ignore[misc]
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
-
-
 async def test_a_valid_change_is_applied_and_the_open_incident_kept(
     httpserver: HTTPServer, database: Database, database_url: str, tmp_path: Path
 ) -> None:
@@ -81,25 +63,15 @@ async def test_a_valid_change_is_applied_and_the_open_incident_kept(
     path = tmp_path / "monitor.yaml"
     path.write_text(config_text(base, policy_person="alice", extra_probe=False, interval="1s"))
     lines: list[str] = []
-    runtime = Runtime(
-        load_config(path),
-        options=RuntimeOptions(
-            database_url=database_url,
-            summary_every=0,
-            config_path=path,
-            watch_config_every=0.1,
-        ),
-        clock=SystemClock(),
-        emit=lines.append,
-    )
-    await runtime.start()
-    try:
+    async with running_monitor(
+        path, database_url=database_url, lines=lines, config_path=path, watch_config_every=0.1
+    ) as runtime:
 
         async def opened() -> object:
             found = await latest_incident(database, probe="login")
             return found is not None and await incident_policy(database, found.id) is not None
 
-        await async_until(opened, what="login's incident, paged")
+        await eventually(opened, what="login's incident, paged")
         incident = await latest_incident(database, probe="login")
         assert incident is not None
         policy_before = await incident_policy(database, incident.id)
@@ -107,7 +79,9 @@ async def test_a_valid_change_is_applied_and_the_open_incident_kept(
 
         # The same detection settings, a new interval; a probe added; the policy edited.
         path.write_text(config_text(base, policy_person="bob", extra_probe=True, interval="2s"))
-        await until(lambda: any("config reloaded" in line for line in lines), what="the reload")
+        await eventually(
+            lambda: any("config reloaded" in line for line in lines), what="the reload"
+        )
 
         [line] = [line for line in lines if "config reloaded" in line]
         assert line == "config reloaded: 2 probes; 1 added (signup), 0 removed, 1 changed (login)"
@@ -118,12 +92,10 @@ async def test_a_valid_change_is_applied_and_the_open_incident_kept(
         async def signup_ran() -> object:
             return await recent_results(database, probe="signup", limit=1)
 
-        await async_until(signup_ran, what="the added probe's first run")
+        await eventually(signup_ran, what="the added probe's first run")
         still = await latest_incident(database, probe="login")
         assert still is not None and still.id == incident.id and still.state == "triggered"
         assert await incident_policy(database, incident.id) == policy_before  # alice, not bob
-    finally:
-        await runtime.stop()
 
 
 async def test_an_invalid_change_is_refused_and_the_old_config_keeps_running(
@@ -135,30 +107,21 @@ async def test_an_invalid_change_is_refused_and_the_old_config_keeps_running(
     good = config_text(base, policy_person="alice", extra_probe=False, interval="1s")
     path.write_text(good)
     lines: list[str] = []
-    runtime = Runtime(
-        load_config(path),
-        options=RuntimeOptions(
-            database_url=database_url, summary_every=0, config_path=path, watch_config_every=0.1
-        ),
-        clock=SystemClock(),
-        emit=lines.append,
-    )
-    await runtime.start()
-    try:
+    async with running_monitor(
+        path, database_url=database_url, lines=lines, config_path=path, watch_config_every=0.1
+    ) as runtime:
         path.write_text(good.replace("interval: 1s", "interval: soon"))
-        await until(lambda: runtime.config_errors, what="the refusal")
+        await eventually(lambda: runtime.config_errors, what="the refusal")
 
         [problem] = runtime.config_errors
         assert problem.startswith(f"{path}:") and "probes[0].interval" in problem
         assert any("config reload refused (1 error)" in line for line in lines)
         served = len(httpserver.log)
-        await until(lambda: len(httpserver.log) >= served + 2, what="the old config's runs")
+        await eventually(lambda: len(httpserver.log) >= served + 2, what="the old config's runs")
         assert [probe.interval.total_seconds() for probe in runtime.probes] == [1.0]
 
         path.write_text(good)  # fixed: applied, the refusal cleared
-        await until(lambda: not runtime.config_errors, what="the fixed config")
-    finally:
-        await runtime.stop()
+        await eventually(lambda: not runtime.config_errors, what="the fixed config")
 
 
 def test_sighup_reloads_monitor_run(

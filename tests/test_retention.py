@@ -4,7 +4,6 @@ late results are rolled in; old rollups go after `retention.rollups`."""
 
 from __future__ import annotations
 
-import asyncio
 import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +14,6 @@ from sqlalchemy import func, select
 from monitor.clock import ManualClock, SystemClock
 from monitor.config import LoadedConfig, load_config
 from monitor.config.errors import ConfigError
-from monitor.runtime import Runtime, RuntimeOptions
 from monitor.storage.database import Database
 from monitor.storage.recorder import Recorder
 from monitor.storage.records import ResultRecord
@@ -30,6 +28,7 @@ from monitor.storage.rollups import (
     rolled_until,
 )
 from monitor.storage.tables import DailyRollup, HourlyRollup, Result
+from monitor.testing.runtime import eventually, running_monitor
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
@@ -255,20 +254,12 @@ async def test_a_running_monitor_applies_its_configured_retention(
         "retention: {raw: 2d}\n"
         'probes: [{name: login, enabled: false, request: {url: "http://127.0.0.1:9/"}}]\n'
     )
-    runtime = Runtime(
-        load_config(config),
-        options=RuntimeOptions(database_url=database_url, summary_every=0),
-        clock=SystemClock(),
-        emit=lambda line: None,
-    )
-    await runtime.start()
-    try:
-        deadline = asyncio.get_running_loop().time() + 30
-        while await count_results(database, before=now - timedelta(days=2)):
-            assert asyncio.get_running_loop().time() < deadline, "old results were kept"
-            await asyncio.sleep(0.1)
-    finally:
-        await runtime.stop()
+    async with running_monitor(config, database_url=database_url):
+
+        async def old_ones_gone() -> bool:
+            return await count_results(database, before=now - timedelta(days=2)) == 0
+
+        await eventually(old_ones_gone, what="retention to delete the old results", seconds=30)
 
     assert await count_results(database, before=now - timedelta(hours=2)) == 0
     assert await count_results(database) == 1  # the recent run is kept

@@ -11,8 +11,6 @@ from pathlib import Path
 from sqlalchemy import select
 
 from monitor.clock import SystemClock
-from monitor.config import load_config
-from monitor.runtime import Runtime, RuntimeOptions
 from monitor.storage.database import Database
 from monitor.storage.records import ResultRecord
 from monitor.storage.repository import ensure_probes, insert_results, sync_probes
@@ -27,6 +25,7 @@ from monitor.storage.rollups import (
     rolled_until,
 )
 from monitor.storage.tables import DailyRollup, HourlyRollup
+from monitor.testing.runtime import eventually, running_monitor
 
 START = datetime(2026, 12, 6, 22, 0, tzinfo=UTC)  # two hours before midnight
 
@@ -238,20 +237,12 @@ async def test_a_running_monitor_rolls_up_the_hours_that_are_over(
     config.write_text(
         'probes: [{name: login, interval: 1h, request: {url: "http://127.0.0.1:9/"}}]'
     )
-    runtime = Runtime(
-        load_config(config),
-        options=RuntimeOptions(database_url=database_url, summary_every=0),
-        clock=SystemClock(),
-        emit=lambda line: None,
-    )
-    await runtime.start()
-    try:
-        deadline = asyncio.get_running_loop().time() + 20
-        while await rolled_until(database) is None:
-            assert asyncio.get_running_loop().time() < deadline, "nothing was rolled up"
-            await asyncio.sleep(0.1)
-    finally:
-        await runtime.stop()
+    async with running_monitor(config, database_url=database_url):
+
+        async def rolled() -> bool:
+            return await rolled_until(database) is not None
+
+        await eventually(rolled, what="the first rollup")
 
     assert await rolled_until(database) == floor_hour(now - GRACE)
     counts = await daily_counts(database, since=three_hours_ago, now=now)

@@ -11,12 +11,9 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from monitor.clock import SystemClock
-from monitor.config import load_config
 from monitor.config.models import SelfConfig
 from monitor.escalation.engine import EngineStats
 from monitor.probing.scheduler import SchedulerStats
-from monitor.runtime import Runtime, RuntimeOptions
 from monitor.selfwatch.checks import (
     MIN_LATENESS_SAMPLES,
     DiskUsage,
@@ -27,6 +24,7 @@ from monitor.selfwatch.checks import (
 )
 from monitor.selfwatch.heartbeat import Heartbeat
 from monitor.storage.recorder import RecorderStats
+from monitor.testing.runtime import eventually, running_monitor
 
 NOW = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
 SELF = SelfConfig()
@@ -166,21 +164,9 @@ async def test_a_running_monitor_pings_its_heartbeat(
         f'self: {{heartbeat_url: "{httpserver.url_for("/ping")}", heartbeat_every: 1s}}\n'
         'probes: [{name: login, interval: 1h, request: {url: "http://127.0.0.1:9/"}}]\n'
     )
-    runtime = Runtime(
-        load_config(config),
-        options=RuntimeOptions(database_url=database_url, summary_every=0),
-        clock=SystemClock(),
-        emit=lambda line: None,
-    )
-    await runtime.start()
-    try:
-        deadline = asyncio.get_running_loop().time() + 20
-        while len(httpserver.log) < 2:
-            assert asyncio.get_running_loop().time() < deadline, "no heartbeat arrived"
-            await asyncio.sleep(0.05)
+    async with running_monitor(config, database_url=database_url) as runtime:
+        await eventually(lambda: len(httpserver.log) >= 2, what="two heartbeats")
         assert runtime.self_watch is not None and runtime.self_watch.troubles == []
-    finally:
-        await runtime.stop()
     pings = len(httpserver.log)
     await asyncio.sleep(1.5)
     assert len(httpserver.log) == pings  # a stopped monitor vouches for nothing
