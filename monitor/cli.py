@@ -82,6 +82,7 @@ from monitor.storage.queries import (
     query_opt_outs,
     query_pages,
     query_recent,
+    query_rolled_only,
     query_silences,
     replay_stored,
     upgrade_to_head,
@@ -932,7 +933,22 @@ def backtest_command(
         ),
         err,
     )
-    if report.runs == 0:
+    rolled = _run_query(
+        query_rolled_only(
+            settings.database_url, since=start, until=end, probes=[p.name for p in probes]
+        ),
+        err,
+    )
+    if rolled is not None:
+        uptime = rolled.counts.uptime or 0.0
+        err.print(
+            f"note: from {stamp(rolled.since)} to {stamp(rolled.until)} retention kept only "
+            f"hourly rollups ({rolled.counts.runs} runs, {rolled.counts.failures} failed, "
+            f"{uptime:.2%} up): the rules replay raw runs, from {stamp(rolled.until)} on",
+            markup=False,
+            soft_wrap=True,
+        )
+    if report.runs == 0 and rolled is None:
         # Zero runs usually means the wrong database or window, not a quiet history.
         err.print(
             f"warning: no results of the probes in {path} between {stamp(start)} and "

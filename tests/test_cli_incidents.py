@@ -35,6 +35,8 @@ from monitor.storage import (
     resolve_incident,
 )
 from monitor.storage.database import display_url
+from monitor.storage.retention import apply_retention
+from monitor.storage.rollups import roll_up
 
 ROOT = Path(__file__).resolve().parents[1]
 RULE = "consecutive_failures 3"
@@ -546,6 +548,43 @@ async def test_backtest_finds_the_outage(
     assert re.search(
         r"^1 incident would have opened in 120 runs replayed from \S+Z to \S+Z$", out, re.MULTILINE
     )
+
+
+async def test_backtest_says_what_retention_left_only_rollups_of(
+    database: Database, database_url: str, tmp_path: Path
+) -> None:
+    first_failure, _ = await seed_history(database)
+    # Ten days ago, a day of runs that retention has since rolled up and deleted.
+    old_day = now_s().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=10)
+    ids = await ensure_probes(database, ["login"], now=old_day)
+    old = [
+        ResultRecord(
+            probe="login",
+            location="local",
+            due_at=old_day + timedelta(minutes=m),
+            started_at=old_day + timedelta(minutes=m),
+            duration_ms=90,
+            ok=m % 48 != 0,
+            status=200,
+        )
+        for m in range(0, 24 * 60, 2)
+    ]
+    await insert_results(database, old, ids)
+    while await roll_up(database, now=first_failure - timedelta(hours=1)):
+        pass
+    await apply_retention(database, now=now_s(), raw=timedelta(days=2), rollups=timedelta(days=400))
+    config = tmp_path / "probes.yaml"
+    config.write_text(CONFIG)
+
+    done = await asyncio.to_thread(
+        monitor_process, database_url, "backtest", str(config), "--since", "12d", "--json"
+    )
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["runs"] == 120  # the raw hour only
+    note = done.stderr.replace("\n", " ")
+    assert "retention kept only hourly rollups (720 runs, 30 failed, 95.83% up)" in note
+    assert "the rules replay raw runs, from" in note
 
 
 async def test_backtest_honours_stored_silences(

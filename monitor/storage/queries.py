@@ -32,6 +32,7 @@ from monitor.storage.incidents import (
 )
 from monitor.storage.migrations import current_revision, head_revision, revision_of, upgrade
 from monitor.storage.repository import StoredResult, recent_results, replay_results
+from monitor.storage.rollups import RolledOnly, rolled_only
 from monitor.storage.silences import SilenceRow, add_silence, end_silence, list_silences
 from monitor.storage.tables import Probe
 
@@ -280,6 +281,14 @@ async def replay_stored(
         return await replay(replay_results(db, since=since, until=until, probes=probes), silences)
 
 
+async def query_rolled_only(
+    url: str, *, since: datetime, until: datetime, probes: Collection[str]
+) -> RolledOnly | None:
+    """`monitor backtest`: the part of the window retention left only rollups of."""
+    async with _opened(url, doing="reading rollups from") as db:
+        return await rolled_only(db, since=since, until=until, probes=probes)
+
+
 __all__ = [
     "EndedSilence",
     "UnknownProbes",
@@ -288,6 +297,7 @@ __all__ = [
     "query_incident",
     "query_incidents",
     "query_recent",
+    "query_rolled_only",
     "query_silences",
     "replay_stored",
     "upgrade_to_head",

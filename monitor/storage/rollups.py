@@ -348,3 +348,40 @@ def _days_between(since: datetime, now: datetime) -> list[datetime]:
         days.append(day)
         day += DAY
     return days
+
+
+@dataclass(frozen=True)
+class RolledOnly:
+    """A stretch of history whose raw runs retention deleted: only the hourly rollups remain."""
+
+    since: datetime
+    until: datetime  # the first raw run kept (or the end of the window)
+    counts: Counts
+
+
+async def rolled_only(
+    db: Database, *, since: datetime, until: datetime, probes: Iterable[str]
+) -> RolledOnly | None:
+    """The start of [since, until) that only rollups cover (a backtest replays raw runs: it
+    says what it could not replay, and the uptime there); None when raw runs start at once."""
+    names = sorted(set(probes))
+    async with db.session() as session:
+        first_raw: datetime | None = await session.scalar(
+            select(func.min(Result.started_at))
+            .join(Probe, Probe.id == Result.probe_id)
+            .where(Result.started_at >= since, Result.started_at < until, Probe.name.in_(names))
+        )
+        end = until if first_raw is None else floor_hour(first_raw)
+        if end <= since:
+            return None
+        runs, failures = (
+            await session.execute(
+                select(func.sum(HourlyRollup.runs), func.sum(HourlyRollup.failures))
+                .join(Probe, Probe.id == HourlyRollup.probe_id)
+                .where(HourlyRollup.hour >= floor_hour(since), HourlyRollup.hour < end)
+                .where(Probe.name.in_(names))
+            )
+        ).one()
+    if not runs:
+        return None
+    return RolledOnly(since=since, until=end, counts=Counts(int(runs), int(failures or 0)))

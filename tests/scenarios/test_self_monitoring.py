@@ -9,6 +9,7 @@ import asyncio
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select, text
 
 from monitor.config.models import SELF_PROBE, MonitorConfig, SelfConfig
@@ -266,3 +267,46 @@ def test_the_self_config_has_safe_defaults() -> None:
     assert config.watch_self.database_failing_for == timedelta(minutes=1)
     assert config.watch_self.provider_failures == 3
     assert MonitorConfig.model_validate({"self": {"policy": None}}).watch_self.policy is None
+
+
+async def test_a_revoked_insert_grant_on_postgresql_pages_and_loses_nothing(
+    twilio_scenario: TwilioScenario, database_url: str
+) -> None:
+    """The issue's own way to break it: the recorder's database user loses its INSERT right."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no users; the trigger test above covers it")
+    scenario = twilio_scenario
+    ids = await ensure_probes(scenario.db, ["login"], now=scenario.now)
+    async with scenario.db.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'monitor_writer')"
+                " THEN CREATE ROLE monitor_writer LOGIN; END IF; END $$"
+            )
+        )
+        await conn.execute(text("GRANT USAGE ON SCHEMA public TO monitor_writer"))
+        await conn.execute(text("GRANT SELECT ON ALL TABLES IN SCHEMA public TO monitor_writer"))
+        await conn.execute(text("GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO monitor_writer"))
+    writer = Database.connect(database_url.replace("postgres@", "monitor_writer@", 1))
+    recorder = Recorder(writer, clock=scenario.clock, probe_ids=ids, flush_interval=0.05)
+    await recorder.start()
+    watch = watch_of(scenario, lambda: Vitals(now=scenario.now, recorder=recorder.stats))
+    try:
+        for index in range(120):
+            recorder.record(run(scenario.now, index))
+        await wait_for(lambda: recorder.stats.failing_since is not None, what="a refused write")
+        scenario.clock.advance(timedelta(minutes=2))
+        [trouble] = await watch.check()
+        assert trouble.summary == "database refuses writes for 2m: 120 results held"
+        await scenario.tick()
+        scenario.phone("alice").expect_sms("database refuses writes")
+
+        async with scenario.db.engine.begin() as conn:
+            await conn.execute(text("GRANT INSERT ON results TO monitor_writer"))
+        await wait_for(lambda: recorder.stats.pending == 0, what="the held results to be written")
+        assert await stored_results(scenario.db) == 120
+    finally:
+        await recorder.stop(timeout=1)
+        await writer.dispose()
+        async with scenario.db.engine.begin() as conn:
+            await conn.execute(text("DROP OWNED BY monitor_writer"))
