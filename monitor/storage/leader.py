@@ -20,8 +20,9 @@ from monitor.storage.database import Database
 
 log = logging.getLogger(__name__)
 
-# An arbitrary 64-bit key, the same in every instance: "monitor engine" in hex, near enough.
-LOCK_KEY = 0x6D6F6E69746F72
+# The same in every instance, and not alembic/env.py's migration key (0x6D6F6E69746F72,
+# "monitor"): a leader holding that one would keep every other instance from starting.
+LOCK_KEY = 0x6D6F6E69746F72_01  # "monitor", then 01: the leader
 CHECK_TIMEOUT_SECONDS = 3.0
 
 
