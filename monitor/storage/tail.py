@@ -40,18 +40,16 @@ class ResultTail:
         """The results not handed out yet, in id order."""
         fresh: list[StoredResult] = []
         while True:
-            rows = await results_after(
-                self._db, after_id=self._floor, limit=BATCH + len(self._seen)
-            )
+            limit = BATCH + len(self._seen)
+            rows = await results_after(self._db, after_id=self._floor, limit=limit)
             for row_id, result in rows:
                 if row_id not in self._seen:
                     self._seen.add(row_id)
                     fresh.append(result)
-            if len(rows) < BATCH + len(self._seen):
+            if len(rows) < limit:
                 break
-            if not rows:
-                break
-            # A long backlog: move on past this page (its ids are all seen now).
+            # A long backlog (a recorder writing what it held through an outage): move on past
+            # this page, all of it handed out now, rather than re-reading a growing window.
             self._advance_floor(rows[-1][0])
         now = self._monotonic()
         if rows:
