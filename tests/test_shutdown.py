@@ -49,6 +49,7 @@ def test_sigterm_under_load_exits_within_10s_with_no_result_lost(
     assert process.popen.wait(timeout=15) == 0
     took = time.monotonic() - stopping
 
+    print(f"stopped {took:.1f} s after SIGTERM")  # the figure for the notes (pytest -s)
     assert took < 10, f"took {took:.1f} s to stop"
     stopped = process.wait_for_line("stopped: ")
     taken = int(stopped.split("stopped: ", 1)[1].split()[0])
