@@ -139,6 +139,7 @@ def test_sighup_reloads_monitor_run(
     process = Process(monitor_command("run", str(path), "--summary-every", "0s"), env)
     process_reaper.append(process)
     web = process.wait_for_line("web: status page at ").split(" at ", 1)[1].split("/;", 1)[0]
+    process.wait_for_line("now detects and escalates")  # ready from here on
 
     # An invalid edit, then SIGHUP: refused, shown on /readyz, the monitor runs on.
     text = path.read_text()
@@ -146,7 +147,7 @@ def test_sighup_reloads_monitor_run(
     process.popen.send_signal(signal.SIGHUP)
     process.wait_for_line("config reload refused (1 error)")
     ready = httpx.get(f"{web}/readyz").json()
-    assert ready["status"] == "ready"
+    assert ready["status"] == "ready", ready
     assert len(ready["config_errors"]) == 1 and "escalate_after" in ready["config_errors"][0]
 
     path.write_text(config_text(base, policy_person="alice", extra_probe=True, interval="1s"))
