@@ -47,6 +47,9 @@ class Leadership:
                 except Exception:  # the database away: try again, never give up leading
                     log.exception("leader election failed; trying again")
                     await self._quit()
+                    # Another instance may lead where this one failed to.
+                    with contextlib.suppress(Exception):
+                        await self._lock.release()
                 await _wait(stop, self._check_every if self.leading else self._retry_every)
         finally:
             await self._quit()

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import logging
 import signal
+import socket
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
@@ -66,9 +67,9 @@ from monitor.web.metrics import Metrics
 log = logging.getLogger(__name__)
 
 # Each stage gets part of the 10 s an orchestrator waits after SIGTERM before it kills.
-SCHEDULER_STOP_TIMEOUT = 5.0
-RECORDER_STOP_TIMEOUT = 4.0
-ENGINE_STOP_TIMEOUT = 2.0
+SCHEDULER_STOP_TIMEOUT = 4.0
+RECORDER_STOP_TIMEOUT = 3.0
+ENGINE_STOP_TIMEOUT = 1.5
 # How often the detector picks up silences set from the command line and retries failed writes.
 DETECTOR_TICK_SECONDS = 5.0
 # Hours are rolled up a couple of minutes after they end; looking once a minute is plenty.
@@ -195,6 +196,7 @@ class Runtime:
                 config=lambda: self.loaded.config, channels=self.engine.channels, on_call=on_call
             ),
             wake=self.engine.wake,
+            instance=f"{socket.gethostname()}, {self.options.role} at {self.options.location}",
         )
         await self.self_watch.start()
         self.heartbeat = Heartbeat(
@@ -384,9 +386,17 @@ class Runtime:
         first, then followed), escalate, roll up and apply retention."""
         assert self.database is not None and self.engine is not None
         detector = self._detector(self.database)
-        await detector.rebuild(self._history(self.database, detector))
+        # Replay up to the newest result now and follow the table from there: a result written
+        # during the replay is then seen once, by the tail, not twice or never.
+        newest = await newest_result_id(self.database)
+        await detector.rebuild(self._history(self.database, detector, max_id=newest))
+        # A reload while the replay ran found no detector to apply itself to.
+        detector.apply(self.probes)
+        detector.maintenance = tuple(
+            MaintenanceWindow.from_config(window) for window in self.loaded.config.maintenance
+        )
         self.detector = detector
-        self._tail = ResultTail(self.database, after_id=await newest_result_id(self.database))
+        self._tail = ResultTail(self.database, after_id=newest)
         self._tail_task = asyncio.create_task(self._follow_results(), name="results tail")
         self._tick_task = asyncio.create_task(self._ticks(), name="detector ticks")
         self._engine_stop = asyncio.Event()
@@ -463,7 +473,14 @@ class Runtime:
                 messages = Messages(loaded.config.messages)
             except MessageTemplateError as error:
                 return self._reload_refused([f"{path}: messages: {error}"])
-            await self._apply(loaded, messages)
+            try:
+                await self._apply(loaded, messages)
+            except Exception as error:  # the database away: retried at the next look
+                log.exception("applying the reloaded config failed")
+                self._config_stamp = ()
+                return self._reload_refused(
+                    [f"{path}: could not be applied ({type(error).__name__}); trying again"]
+                )
         return True
 
     def _reload_refused(self, problems: list[str]) -> bool:
@@ -564,12 +581,16 @@ class Runtime:
         if self.database is not None:
             await self.database.dispose()
 
-    async def _history(self, database: Database, detector: Detector) -> AsyncIterator[StoredResult]:
+    async def _history(
+        self, database: Database, detector: Detector, *, max_id: int | None = None
+    ) -> AsyncIterator[StoredResult]:
         """The stored runs each probe's rules need, oldest first per probe: one burn-rate probe
         must not make every probe replay six hours."""
         now = self.clock.now()
         for horizon, names in sorted(detector.horizons().items()):
-            async for result in replay_results(database, since=now - horizon, probes=names):
+            async for result in replay_results(
+                database, since=now - horizon, probes=names, max_id=max_id
+            ):
                 yield result
 
     def _detector(self, database: Database) -> Detector:

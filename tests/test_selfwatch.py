@@ -95,6 +95,10 @@ def test_an_engine_without_a_tick_for_a_minute_is_stalled() -> None:
     stats = EngineStats()
     started = NOW - timedelta(seconds=30)
     assert kinds(Vitals(now=NOW, engine=stats, engine_started_at=started)) == []
+    # A tick from an earlier term as leader does not make a new term look stalled.
+    stats.last_tick = NOW - timedelta(minutes=10)
+    assert kinds(Vitals(now=NOW, engine=stats, engine_started_at=started)) == []
+    started = NOW - timedelta(minutes=5)
     stats.last_tick = NOW - timedelta(seconds=61)
     [trouble] = all_troubles(
         Vitals(now=NOW, engine=stats, engine_started_at=started), SELF, disk_path=None

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from monitor.clock import Clock
-from monitor.config.models import ProbeConfig
+from monitor.config.models import SELF_PROBE, ProbeConfig
 from monitor.detection.maintenance import MaintenanceWindow, in_maintenance
 from monitor.detection.samples import Sample
 from monitor.detection.store import IncidentStore
@@ -167,7 +167,8 @@ class Detector:
                 tracker.observe(sample, suppressed=self._suppression(result.probe, sample.at))
         open_now = {known.probe: known for known in await self.store.open_incidents()}
         for orphan in open_now.values():
-            if orphan.probe not in self.trackers:
+            # monitor-self is the self checks' own incident, never a probe's: theirs to resolve.
+            if orphan.probe not in self.trackers and orphan.probe != SELF_PROBE:
                 # Removed from the config or disabled: nothing will ever resolve it, and the
                 # status page would show the outage forever.
                 await self.store.resolve_incident(

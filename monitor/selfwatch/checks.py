@@ -113,7 +113,9 @@ def lateness_trouble(vitals: Vitals, config: SelfConfig) -> Trouble | None:
 def engine_trouble(vitals: Vitals, config: SelfConfig) -> Trouble | None:
     if vitals.engine is None or vitals.engine_started_at is None:
         return None
-    last = vitals.engine.last_tick or vitals.engine_started_at
+    # A tick from an earlier term as leader says nothing about this one.
+    ticked = vitals.engine.last_tick
+    last = max(ticked, vitals.engine_started_at) if ticked else vitals.engine_started_at
     stalled = vitals.now - last
     if stalled < config.engine_stalled_for:
         return None

@@ -35,7 +35,7 @@ class EmergencyPager:
         self._config = config
         self._channels = channels
         self._on_call = on_call
-        self._last_page: datetime | None = None
+        self._last_sent: dict[str, datetime] = {}  # person -> their last emergency SMS
         self._since: datetime | None = None
         self._reached: dict[str, tuple[Target, str]] = {}  # person -> (target, channel)
 
@@ -55,17 +55,19 @@ class EmergencyPager:
     async def page(self, figures: str, *, now: datetime) -> None:
         if self._since is None:
             self._since = now
-        if self._last_page is not None and now - self._last_page < REPEAT:
-            return
-        self._last_page = now
         text = (
             f"monitor-self: {figures}. Other alerts cannot page until this is fixed. "
             "No ACK possible; it repeats every 30m."
         )
         for target in self._targets(now):
+            last = self._last_sent.get(target.person)
+            if last is not None and now - last < REPEAT:
+                continue
+            # Only a sent SMS waits for the repeat: a failed one is tried again next check.
             channel = await self._send(target, text, kind="page")
             if channel is not None:
                 self._reached[target.person] = (target, channel)
+                self._last_sent[target.person] = now
 
     async def all_clear(self, *, now: datetime) -> None:
         down = now - self._since if self._since is not None else timedelta()
@@ -73,7 +75,8 @@ class EmergencyPager:
         for target, _ in list(self._reached.values()):
             await self._send(target, text, kind="resolved")
         self._reached.clear()
-        self._since = self._last_page = None
+        self._last_sent.clear()
+        self._since = None
 
     async def _send(self, target: Target, text: str, *, kind: str) -> str | None:
         """The first channel of the person's that works without the database; its name."""

@@ -49,6 +49,7 @@ class SelfWatch:
         disk_path: Path | None,
         emergency: EmergencyPager | None = None,
         wake: Callable[[], None] = lambda: None,
+        instance: str = "this instance",
         read_disk: DiskUsageReader = _read_disk_usage,
     ) -> None:
         self._db = db
@@ -59,6 +60,10 @@ class SelfWatch:
         self._emergency = emergency
         self._wake = wake
         self._read_disk = read_disk
+        # Whose incident it is: with several instances, each resolves only its own trouble
+        # (a healthy instance must not close the incident of one whose disk is full).
+        self.rule = f"{RULE} ({instance})"
+        self._foreign_kinds: frozenset[str] = frozenset()
         self.troubles: list[Trouble] = []
         self.incident_id: int | None = None
         self._kinds: frozenset[str] = frozenset()
@@ -78,7 +83,7 @@ class SelfWatch:
         except Exception:
             log.warning("monitor-self: could not read the last self incident", exc_info=True)
             return
-        if latest is not None and latest.state != "resolved":
+        if latest is not None and latest.state != "resolved" and latest.rule == self.rule:
             self.incident_id = latest.id
 
     async def run(self, *, stop: asyncio.Event, every: float = CHECK_EVERY_SECONDS) -> None:
@@ -116,7 +121,7 @@ class SelfWatch:
                     self._db,
                     probe=SELF_PROBE,
                     severity="major",
-                    rule=RULE,
+                    rule=self.rule,
                     figures=figures,
                     cause=None,
                     at=now,
@@ -126,10 +131,16 @@ class SelfWatch:
                 if self._emergency is not None:
                     await self._emergency.page(figures, now=now)
                 return
+            if not opened.created:
+                await self._note_on_theirs(opened.incident.id, figures, kinds, now)
+                return
             self.incident_id, self._kinds = opened.incident.id, kinds
             log.error("monitor-self: MON-%d opened: %s", opened.incident.id, figures)
             self._wake()
             return
+        if "database" in kinds and self._emergency is not None and not await self._writable():
+            # The incident is open but the engine, which pages from the database, cannot.
+            await self._emergency.page(figures, now=now)
         if kinds != self._kinds:
             # The same incident, a different trouble: said in its timeline, not as a new page.
             try:
@@ -142,7 +153,32 @@ class SelfWatch:
             self._kinds = kinds
             log.error("monitor-self: MON-%d now: %s", self.incident_id, figures)
 
+    async def _note_on_theirs(
+        self, incident_id: int, figures: str, kinds: frozenset[str], now: datetime
+    ) -> None:
+        """Another instance's monitor-self incident is open: add this one's trouble to its
+        timeline (once per change) rather than a second incident."""
+        if kinds == self._foreign_kinds:
+            return
+        try:
+            await add_note(
+                self._db, incident_id=incident_id, at=now, detail=f"{self.rule}: {figures}"
+            )
+        except Exception:
+            log.warning("monitor-self: could not note %r", figures, exc_info=True)
+            return
+        self._foreign_kinds = kinds
+        log.error("monitor-self: MON-%d (another instance's) noted: %s", incident_id, figures)
+
+    async def _writable(self) -> bool:
+        try:
+            await latest_incident(self._db, probe=SELF_PROBE)
+        except Exception:
+            return False
+        return True
+
     async def _clean(self, now: datetime) -> None:
+        self._foreign_kinds = frozenset()
         if self._emergency is not None and self._emergency.paged:
             await self._emergency.all_clear(now=now)
         if self.incident_id is None:

@@ -230,6 +230,7 @@ async def replay_results(
     until: datetime | None = None,
     probes: Collection[str] | None = None,
     chunk: int = 5000,
+    max_id: int | None = None,
 ) -> AsyncIterator[StoredResult]:
     """Results that started in [since, until) (until None: up to the newest), of the named
     probes (None: all), oldest first (by start time, then insertion).
@@ -245,6 +246,8 @@ async def replay_results(
     if probes is not None and not probes:
         return
     conditions: list[ColumnElement[bool]] = [Result.started_at >= since]
+    if max_id is not None:  # a leader replays up to here and follows the table from there
+        conditions.append(Result.id <= max_id)
     if until is not None:
         conditions.append(Result.started_at < until)
     if probes is not None:

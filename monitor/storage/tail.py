@@ -39,21 +39,25 @@ class ResultTail:
     async def new_results(self) -> list[StoredResult]:
         """The results not handed out yet, in id order."""
         fresh: list[StoredResult] = []
+        handed: set[int] = set()
+        cursor = self._floor
+        newest: int | None = None
+        # Pages by a cursor of its own: the floor moves only once ids have settled, and nothing
+        # counts as handed out until the whole pass has read (a failed page loses nothing).
         while True:
-            limit = BATCH + len(self._seen)
-            rows = await results_after(self._db, after_id=self._floor, limit=limit)
+            rows = await results_after(self._db, after_id=cursor, limit=BATCH)
             for row_id, result in rows:
-                if row_id not in self._seen:
-                    self._seen.add(row_id)
+                if row_id not in self._seen and row_id not in handed:
+                    handed.add(row_id)
                     fresh.append(result)
-            if len(rows) < limit:
+            if rows:
+                cursor = newest = rows[-1][0]
+            if len(rows) < BATCH:
                 break
-            # A long backlog (a recorder writing what it held through an outage): move on past
-            # this page, all of it handed out now, rather than re-reading a growing window.
-            self._advance_floor(rows[-1][0])
+        self._seen |= handed
         now = self._monotonic()
-        if rows:
-            self._reads.append((now, rows[-1][0]))
+        if newest is not None:
+            self._reads.append((now, newest))
         while self._reads and now - self._reads[0][0] >= self._settle:
             _, newest = self._reads.popleft()
             self._advance_floor(newest)
