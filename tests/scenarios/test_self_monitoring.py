@@ -6,6 +6,7 @@ SMS provider failing (paged by voice), the disk nearly full, and the database go
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from monitor.config.models import SELF_PROBE, MonitorConfig, SelfConfig
+from monitor.detection.detector import Detector
+from monitor.detection.store import DatabaseIncidents
 from monitor.oncall import on_call
 from monitor.selfwatch.checks import Vitals
 from monitor.selfwatch.emergency import EmergencyPager
@@ -21,7 +24,7 @@ from monitor.storage.database import Database
 from monitor.storage.incidents import latest_incident
 from monitor.storage.recorder import Recorder
 from monitor.storage.records import ResultRecord
-from monitor.storage.repository import ensure_probes
+from monitor.storage.repository import StoredResult, ensure_probes
 from monitor.storage.tables import Result
 from monitor.testing.twilio import TwilioScenario
 
@@ -310,3 +313,53 @@ async def test_a_revoked_insert_grant_on_postgresql_pages_and_loses_nothing(
         await writer.dispose()
         async with scenario.db.engine.begin() as conn:
             await conn.execute(text("DROP OWNED BY monitor_writer"))
+
+
+async def test_only_the_instance_in_trouble_resolves_its_monitor_self_incident(
+    twilio_scenario: TwilioScenario, tmp_path: Path
+) -> None:
+    scenario = twilio_scenario
+    scenario.scenario.config = with_self(scenario, SelfConfig(min_free_disk_mb=10**9))
+    full = watch_of(scenario, lambda: Vitals(now=scenario.now), disk_path=tmp_path, instance="eu-1")
+    healthy = watch_of(scenario, lambda: Vitals(now=scenario.now), instance="us-1")
+    await healthy.start()
+    assert [t.kind for t in await full.check()] == ["disk"]
+    assert full.incident_id is not None
+
+    # The healthy instance, clean for longer than RECOVER_AFTER, leaves it open...
+    await healthy.check()
+    scenario.clock.advance(RECOVER_AFTER * 2)
+    await healthy.check()
+    # ...and so does a leader rebuilding its detector (monitor-self is not a probe).
+    detector = Detector(probes=[], store=DatabaseIncidents(scenario.db), clock=scenario.clock)
+
+    async def nothing() -> AsyncIterator[StoredResult]:
+        return
+        yield
+
+    await detector.rebuild(nothing())
+    incident = await latest_incident(scenario.db, probe=SELF_PROBE)
+    assert incident is not None and incident.state == "triggered"
+    assert incident.rule.endswith("(eu-1)")
+
+    # A second instance in trouble notes its own on the same incident instead of another one.
+    lagging = watch_of(
+        scenario,
+        lambda: Vitals(now=scenario.now, scheduler_running=False),
+        instance="us-1",
+    )
+    await lagging.check()
+    events = [event.detail for event in await scenario.events(full.incident_id)]
+    assert any("(us-1): probe scheduler stopped" in detail for detail in events)
+    assert lagging.incident_id is None
+
+    # Restarted, the instance in trouble takes its own incident back and resolves it when well.
+    again = watch_of(scenario, lambda: Vitals(now=scenario.now), instance="eu-1")
+    await again.start()
+    assert again.incident_id == full.incident_id
+    scenario.scenario.config = with_self(scenario, SelfConfig())
+    await again.check()
+    scenario.clock.advance(RECOVER_AFTER)
+    await again.check()
+    resolved = await latest_incident(scenario.db, probe=SELF_PROBE)
+    assert resolved is not None and resolved.state == "resolved"
