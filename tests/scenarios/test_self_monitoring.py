@@ -363,3 +363,37 @@ async def test_only_the_instance_in_trouble_resolves_its_monitor_self_incident(
     await again.check()
     resolved = await latest_incident(scenario.db, probe=SELF_PROBE)
     assert resolved is not None and resolved.state == "resolved"
+
+
+async def test_an_emergency_sms_the_provider_refused_is_tried_again_at_the_next_check(
+    twilio_scenario: TwilioScenario, unreachable_url: str
+) -> None:
+    scenario = twilio_scenario
+    gone = Database.connect(unreachable_url)
+    recorder = Recorder(gone, clock=scenario.clock, probe_ids={"login": 1}, flush_interval=0.05)
+    await recorder.start()
+    watch = SelfWatch(
+        gone,
+        config=lambda: scenario.config,
+        clock=scenario.clock,
+        vitals=lambda: Vitals(now=scenario.now, recorder=recorder.stats),
+        disk_path=None,
+        emergency=EmergencyPager(
+            config=lambda: scenario.config, channels=scenario.engine.channels, on_call=on_call
+        ),
+    )
+    try:
+        recorder.record(run(scenario.now, 0))
+        await wait_for(lambda: recorder.stats.failing_since is not None, what="a failed write")
+        scenario.clock.advance(timedelta(minutes=5))
+        scenario.http.post("/sandbox/faults", json={"status": 503, "times": 1}).raise_for_status()
+
+        await watch.check()  # Twilio answers 503: nothing reached alice
+        scenario.phone("alice").expect_nothing()
+        scenario.clock.advance(timedelta(seconds=10))
+        await watch.check()  # the next check, not 30 minutes later
+
+        scenario.phone("alice").expect_sms("monitor-self: database refuses writes")
+    finally:
+        await recorder.stop(timeout=0.5)
+        await gone.dispose()
