@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -103,6 +104,36 @@ def watch_of(scenario: TwilioScenario, vitals: object, **kwargs: object) -> Self
         disk_path=kwargs.pop("disk_path", None),  # type: ignore[arg-type]
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+@asynccontextmanager
+async def database_gone(
+    scenario: TwilioScenario, unreachable_url: str
+) -> AsyncIterator[tuple[SelfWatch, EmergencyPager]]:
+    """Self checks over a database that cannot be reached, its recorder failing for 5 minutes
+    already; the emergency pager sends through the scenario's Twilio channels."""
+    gone = Database.connect(unreachable_url)
+    recorder = Recorder(gone, clock=scenario.clock, probe_ids={"login": 1}, flush_interval=0.05)
+    await recorder.start()
+    pager = EmergencyPager(
+        config=lambda: scenario.config, channels=scenario.engine.channels, on_call=on_call
+    )
+    watch = SelfWatch(
+        gone,
+        config=lambda: scenario.config,
+        clock=scenario.clock,
+        vitals=lambda: Vitals(now=scenario.now, recorder=recorder.stats),
+        disk_path=None,
+        emergency=pager,
+    )
+    try:
+        recorder.record(run(scenario.now, 0))
+        await wait_for(lambda: recorder.stats.failing_since is not None, what="a failed write")
+        scenario.clock.advance(timedelta(minutes=5))
+        yield watch, pager
+    finally:
+        await recorder.stop(timeout=0.5)
+        await gone.dispose()
 
 
 async def test_refused_writes_page_monitor_self_and_the_held_results_are_written_after(
@@ -229,25 +260,7 @@ async def test_with_the_database_gone_an_emergency_sms_goes_straight_out(
     twilio_scenario: TwilioScenario, unreachable_url: str
 ) -> None:
     scenario = twilio_scenario
-    gone = Database.connect(unreachable_url)
-    recorder = Recorder(gone, clock=scenario.clock, probe_ids={"login": 1}, flush_interval=0.05)
-    await recorder.start()
-    pager = EmergencyPager(
-        config=lambda: scenario.config, channels=scenario.engine.channels, on_call=on_call
-    )
-    watch = SelfWatch(
-        gone,
-        config=lambda: scenario.config,
-        clock=scenario.clock,
-        vitals=lambda: Vitals(now=scenario.now, recorder=recorder.stats),
-        disk_path=None,
-        emergency=pager,
-    )
-    try:
-        recorder.record(run(scenario.now, 0))
-        await wait_for(lambda: recorder.stats.failing_since is not None, what="a failed write")
-        scenario.clock.advance(timedelta(minutes=5))
-
+    async with database_gone(scenario, unreachable_url) as (watch, pager):
         await watch.check()
 
         sms = scenario.phone("alice").expect_sms("monitor-self: database refuses writes").last_sms
@@ -257,9 +270,6 @@ async def test_with_the_database_gone_an_emergency_sms_goes_straight_out(
         scenario.clock.advance(timedelta(minutes=31))
         await watch.check()
         scenario.phone("alice").expect_sms("monitor-self")
-    finally:
-        await recorder.stop(timeout=0.5)
-        await gone.dispose()
     assert watch.incident_id is None  # nothing could be stored
     assert pager.paged
 
@@ -369,23 +379,7 @@ async def test_an_emergency_sms_the_provider_refused_is_tried_again_at_the_next_
     twilio_scenario: TwilioScenario, unreachable_url: str
 ) -> None:
     scenario = twilio_scenario
-    gone = Database.connect(unreachable_url)
-    recorder = Recorder(gone, clock=scenario.clock, probe_ids={"login": 1}, flush_interval=0.05)
-    await recorder.start()
-    watch = SelfWatch(
-        gone,
-        config=lambda: scenario.config,
-        clock=scenario.clock,
-        vitals=lambda: Vitals(now=scenario.now, recorder=recorder.stats),
-        disk_path=None,
-        emergency=EmergencyPager(
-            config=lambda: scenario.config, channels=scenario.engine.channels, on_call=on_call
-        ),
-    )
-    try:
-        recorder.record(run(scenario.now, 0))
-        await wait_for(lambda: recorder.stats.failing_since is not None, what="a failed write")
-        scenario.clock.advance(timedelta(minutes=5))
+    async with database_gone(scenario, unreachable_url) as (watch, _):
         scenario.http.post("/sandbox/faults", json={"status": 503, "times": 1}).raise_for_status()
 
         await watch.check()  # Twilio answers 503: nothing reached alice
@@ -394,6 +388,3 @@ async def test_an_emergency_sms_the_provider_refused_is_tried_again_at_the_next_
         await watch.check()  # the next check, not 30 minutes later
 
         scenario.phone("alice").expect_sms("monitor-self: database refuses writes")
-    finally:
-        await recorder.stop(timeout=0.5)
-        await gone.dispose()
