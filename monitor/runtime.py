@@ -41,6 +41,7 @@ from monitor.oncall import on_call
 from monitor.probing.flow import RunResult
 from monitor.probing.runner import run_with_deadline
 from monitor.probing.scheduler import ProbeScheduler, SchedulerStats, run_deadline
+from monitor.selfwatch.arrivals import ResultArrivals, Silence
 from monitor.selfwatch.checks import Trouble, Vitals
 from monitor.selfwatch.emergency import EmergencyPager
 from monitor.selfwatch.heartbeat import Heartbeat
@@ -152,6 +153,7 @@ class Runtime:
         self._leader_stop = asyncio.Event()
         self._leader_task: asyncio.Task[None] | None = None
         self._tail_task: asyncio.Task[None] | None = None
+        self.arrivals: ResultArrivals | None = None  # while leading
         self._upkeep_now = asyncio.Event()
         self.config_errors: list[str] = []  # the last reload's, while the previous config runs
         self._config_stamp = _stamp_files(self.options.config_path)
@@ -219,6 +221,13 @@ class Runtime:
             )
         if self.options.role != "all" or self.options.location != "local":
             self._emit(self._role_line())
+        unrun = self._probes_run_nowhere()
+        if unrun:
+            does = f"probes from {self.options.location!r}" if self.probing else "runs no probes"
+            self._emit(
+                f"warning: nothing runs {', '.join(unrun)}: on SQLite this is the only "
+                f"instance, and it {does}"
+            )
         if schedule:
             await self.begin_schedule()
 
@@ -236,6 +245,15 @@ class Runtime:
 
     def _local_probes(self) -> list[ProbeConfig]:
         return [probe for probe in self.probes if self.options.location in probe.locations]
+
+    def _probes_run_nowhere(self) -> list[str]:
+        """On SQLite this is the only instance: a probe not listing its location never runs
+        (the leader would page that silence; better said at start)."""
+        assert self.database is not None
+        if self.database.engine.url.get_backend_name() != "sqlite":
+            return []
+        here = {probe.name for probe in self._local_probes()} if self.probing else set()
+        return [probe.name for probe in self.probes if probe.name not in here]
 
     def _role_line(self) -> str:
         duties = {
@@ -336,6 +354,16 @@ class Runtime:
             scheduler_running=self.scheduler_running() if self.scheduler is not None else None,
             engine=self.engine_stats() if self._engine_started_at is not None else None,
             engine_started_at=self._engine_started_at,
+            silences=self._silences(),
+        )
+
+    def _silences(self) -> list[Silence] | None:
+        if self.arrivals is None:
+            return None
+        return self.arrivals.silences(
+            self.probes,
+            now=self.clock.now(),
+            missed_runs=self.loaded.config.watch_self.missed_runs,
         )
 
     def _disk_path(self) -> Path | None:
@@ -396,6 +424,7 @@ class Runtime:
             MaintenanceWindow.from_config(window) for window in self.loaded.config.maintenance
         )
         self.detector = detector
+        self.arrivals = ResultArrivals(since=self.clock.now())
         self._tail = ResultTail(self.database, after_id=newest)
         self._tail_task = asyncio.create_task(self._follow_results(), name="results tail")
         self._tick_task = asyncio.create_task(self._ticks(), name="detector ticks")
@@ -433,11 +462,14 @@ class Runtime:
         self._engine_task = None
         self._engine_started_at = None
         self.detector = None
+        self.arrivals = None
 
     async def _follow_results(self) -> None:
         while True:
             try:
                 for result in await self._tail.new_results():
+                    if self.arrivals is not None:
+                        self.arrivals.heard(result.probe, result.location, at=self.clock.now())
                     await self._observe(result)
             except Exception:
                 log.exception("reading new results for detection failed")
@@ -645,8 +677,13 @@ class Runtime:
 
     def _confirm(self, name: str, request: Confirm) -> None:
         """Confirmation runs after a failure: the first at once, then `every` apart; a request
-        during a burst extends it to `runs` more at the same pace."""
-        if self._stopping:
+        during a burst extends it to `runs` more at the same pace. Only for a probe this
+        instance runs: a run made here for a probe of other locations would be tagged with this
+        one, and count as a location the probe does not have."""
+        probe = self._by_name.get(name)
+        if self._stopping or not self.probing or probe is None:
+            return
+        if self.options.location not in probe.locations:
             return
         bursting = self._confirmations.get(name, 0) > 0
         self._confirmations[name] = request.runs

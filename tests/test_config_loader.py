@@ -658,23 +658,26 @@ def test_a_step_timeout_longer_than_the_interval(tmp_path: Path) -> None:
     )
 
 
-def test_a_quorum_this_monitor_cannot_reach_is_refused(tmp_path: Path) -> None:
+def test_a_quorum_needs_as_many_locations_and_no_more(tmp_path: Path) -> None:
     path = tmp_path / "quorum.yaml"
-    path.write_text(
+    reachable = (
         "probes:\n"
         "  - name: login\n"
         "    locations: [fra, iad]\n"
         "    request: {url: 'http://127.0.0.1/'}\n"
         "    alert: {quorum: 2}\n"
-        "  - name: signup\n"
-        "    request: {url: 'http://127.0.0.1/'}\n"
+    )
+    path.write_text(reachable)
+    [login] = load_config(path).probes
+    assert (login.locations, login.alert.quorum) == (["fra", "iad"], 2)
+
+    path.write_text(
+        reachable + "  - name: signup\n    request: {url: 'http://127.0.0.1/'}\n"
         "    alert: {quorum: 3}\n"
     )
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert [str(problem) for problem in caught.value.problems] == [
-        f"{path}:5:21: probes[0].alert.quorum: quorum 2 needs runs from 2 locations, but this "
-        "monitor runs every probe from one place (`local`); use quorum 1",
         f"{path}:6:5: probes[1]: alert.quorum 3 is more than the 1 location(s) the probe runs "
         "from: no incident could ever open",
     ]

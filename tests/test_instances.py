@@ -15,7 +15,7 @@ import httpx
 import pytest
 from conftest import DemoApiFactory
 from demo_api import DemoSettings
-from test_run import Process, environment, monitor_command, process_reaper
+from test_run import Process, environment, monitor_command, process_reaper, results_json
 
 from monitor.sandbox import create_app
 from monitor.testing.asgi_server import serve_asgi
@@ -33,9 +33,13 @@ def sandbox() -> Iterator[str]:
         yield url
 
 
-def sms_count(sandbox: str, phone: str) -> int:
+def sms_bodies(sandbox: str, phone: str) -> list[str]:
     messages = httpx.get(f"{sandbox}/sandbox/messages", params={"to": phone}).json()
-    return sum(1 for m in messages if m["direction"] == "outbound-api")
+    return [m["body"] for m in messages if m["direction"] == "outbound-api"]
+
+
+def sms_count(sandbox: str, phone: str) -> int:
+    return len(sms_bodies(sandbox, phone))
 
 
 def read_lines(processes: list[Process]) -> None:
@@ -63,7 +67,9 @@ def wait(condition: object, *, what: str, seconds: float = 30) -> float:
     return time.monotonic() - start
 
 
-def config_file(tmp_path: Path) -> Path:
+def config_file(
+    tmp_path: Path, *, locations: tuple[str, ...] = ("local",), quorum: int = 1
+) -> Path:
     people = "\n".join(
         f'  - {{id: {name}, name: {name.title()}, phone: "{phone}", channels: [sms]}}'
         for name, phone in PHONES.items()
@@ -81,15 +87,18 @@ def config_file(tmp_path: Path) -> Path:
               - name: login
                 interval: 1s
                 timeout: 500ms
+                locations: [LOCATIONS]
                 request: {url: "${API_BASE}/api/v1/shares"}
                 conditions: ["[STATUS] == 200"]
-                alert: {trigger: [{consecutive_failures: 1}], confirm: {runs: 0}}
+                alert: {trigger: [{consecutive_failures: 1}], confirm: {runs: 0}, quorum: QUORUM}
             policies:
               - name: urgent
                 repeat: 0
                 levels:
             """
         )
+        .replace("LOCATIONS", ", ".join(locations))
+        .replace("QUORUM", str(quorum))
         + levels
         + "\npeople:\n"
         + people
@@ -166,3 +175,49 @@ def test_a_second_instance_waits_and_only_one_leads(
     for process in processes:
         process.popen.terminate()
         assert process.popen.wait(timeout=10) == 0
+
+
+def test_probe_instances_in_two_locations_meet_a_quorum_and_a_silent_one_pages(
+    tmp_path: Path,
+    postgres_url: str,
+    demo_api_factory: DemoApiFactory,
+    process_reaper: list[Process],
+    sandbox: str,
+) -> None:
+    api = demo_api_factory(DemoSettings(error_ratio=1.0))
+    env = environment(api, postgres_url) | {
+        "TWILIO_ACCOUNT_SID": SID,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "TWILIO_FROM": FROM,
+        "TWILIO_API_BASE_URL": sandbox,
+    }
+    config = str(config_file(tmp_path, locations=("eu", "us"), quorum=2))
+
+    def start(*args: str) -> Process:
+        process = Process(monitor_command("run", config, "--summary-every", "0s", *args), env)
+        process_reaper.append(process)
+        process.wait_for_line("web: status page")  # one at a time: migrations run once
+        return process
+
+    engine = start("--role", "engine")
+    wait(lambda: leaders([engine]), what="the engine to lead")
+    start("--role", "probe", "--location", "eu")
+
+    def alice_about(text: str) -> list[str]:
+        return [body for body in sms_bodies(sandbox, PHONES["alice"]) if text in body]
+
+    # Only eu reports, every run failing: below the quorum, so no page for login; but the
+    # leader sees that us has sent nothing (3 runs of 1 s + 0.5 s + 10 s) and says so.
+    wait(lambda: alice_about("no results from us"), what="the silence page", seconds=45)
+    assert not [body for body in sms_bodies(sandbox, PHONES["alice"]) if "monitor-self" not in body]
+    [silence] = alice_about("no results from us")
+    assert "monitor-self" in silence and "login" in silence
+
+    start("--role", "probe", "--location", "us")
+    wait(
+        lambda: [b for b in sms_bodies(sandbox, PHONES["alice"]) if "monitor-self" not in b],
+        what="the page for login once both locations fail",
+        seconds=20,
+    )
+    locations = {row["location"] for row in results_json(env, "--probe", "login")}
+    assert locations == {"eu", "us"}

@@ -77,3 +77,10 @@ def test_documented_retention_and_self_blocks_are_valid_config() -> None:
         config = MonitorConfig.model_validate(data)
         assert config.retention.raw.days == 14
     assert config.watch_self.min_free_disk_mb == 500
+
+
+def test_documented_locations_block_is_valid_config() -> None:
+    section = README.split("### Several instances", 1)[1]
+    [block] = re.findall(r"```yaml\n(probes:.*?)```", section.split("\n### ", 1)[0], re.DOTALL)
+    [login] = MonitorConfig.model_validate(yaml.safe_load(block)).probes
+    assert (login.locations, login.alert.quorum) == (["eu-west", "us-east"], 2)

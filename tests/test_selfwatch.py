@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from monitor.config.models import SelfConfig
+from monitor.clock import ManualClock
+from monitor.config.models import SELF_PROBE, ProbeConfig, SelfConfig
 from monitor.escalation.engine import EngineStats
 from monitor.probing.scheduler import SchedulerStats
+from monitor.selfwatch.arrivals import ResultArrivals, Silence
 from monitor.selfwatch.checks import (
     MIN_LATENESS_SAMPLES,
     DiskUsage,
@@ -23,7 +25,10 @@ from monitor.selfwatch.checks import (
     disk_trouble,
 )
 from monitor.selfwatch.heartbeat import Heartbeat
-from monitor.storage.recorder import RecorderStats
+from monitor.storage.incidents import latest_incident
+from monitor.storage.recorder import Recorder, RecorderStats
+from monitor.storage.records import ResultRecord
+from monitor.storage.repository import ensure_probes
 from monitor.testing.runtime import eventually, running_monitor
 
 NOW = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
@@ -121,6 +126,65 @@ def test_free_disk_space_below_the_threshold_is_trouble(tmp_path: Path) -> None:
     assert gone is not None and gone.summary.startswith("cannot read free space")
 
 
+def probe(name: str, *locations: str, interval: int = 30) -> ProbeConfig:
+    return ProbeConfig.model_validate(
+        {
+            "name": name,
+            "interval": f"{interval}s",
+            "timeout": "5s",
+            "locations": list(locations),
+            "request": {"url": "http://127.0.0.1/"},
+        }
+    )
+
+
+def test_a_location_is_silent_after_its_missed_runs_and_one_line_covers_its_probes() -> None:
+    login, signup = probe("login", "eu", "us"), probe("signup", "eu", "us", interval=60)
+    arrivals = ResultArrivals(since=NOW)
+    # 3 missed runs of 30 s, the 5 s timeout and 10 s for the result to arrive: 105 s.
+    assert arrivals.silences([login, signup], now=NOW + timedelta(seconds=105), missed_runs=3) == []
+    for name in ("login", "signup"):
+        arrivals.heard(name, "eu", at=NOW + timedelta(seconds=100))
+    later = NOW + timedelta(seconds=106)
+    [silence] = arrivals.silences([login, signup], now=later, missed_runs=3)
+    # signup runs every 60 s: it may be quiet 195 s, so only login's silence counts yet.
+    assert silence == Silence(location="us", probes=("login",), quiet_for=timedelta(seconds=106))
+    much_later = NOW + timedelta(seconds=300)
+    assert arrivals.silences([login, signup], now=much_later, missed_runs=3) == [
+        Silence(location="eu", probes=("login", "signup"), quiet_for=timedelta(seconds=200)),
+        Silence(location="us", probes=("login", "signup"), quiet_for=timedelta(seconds=300)),
+    ]
+    assert arrivals.silences([login], now=much_later, missed_runs=10) == []
+
+
+def test_a_probe_added_later_is_quiet_only_from_when_it_was_first_expected() -> None:
+    arrivals = ResultArrivals(since=NOW)
+    assert arrivals.silences([probe("login", "eu")], now=NOW, missed_runs=3) == []
+    added = NOW + timedelta(hours=1)  # a reload added signup an hour after this leader began
+    login, signup = probe("login", "eu"), probe("signup", "eu")
+    arrivals.heard("login", "eu", at=added)
+    assert arrivals.silences([login, signup], now=added, missed_runs=3) == []
+    [silence] = arrivals.silences([login, signup], now=added + timedelta(minutes=2), missed_runs=3)
+    assert silence.probes == ("login", "signup")
+    assert silence.quiet_for == timedelta(minutes=2)
+
+
+def test_silent_locations_are_trouble_in_a_line_fit_for_an_sms() -> None:
+    many = tuple(f"probe-{n}" for n in range(5))
+    vitals = Vitals(
+        now=NOW,
+        silences=[
+            Silence(location="eu", probes=("login",), quiet_for=timedelta(seconds=106)),
+            Silence(location="us", probes=many, quiet_for=timedelta(minutes=40)),
+        ],
+    )
+    assert all_troubles(vitals, SELF, disk_path=None) == [
+        Trouble("silence", "no results from eu for 106s: login"),
+        Trouble("silence", "no results from us for 40m: probe-0, probe-1, probe-2 +2 more"),
+    ]
+    assert kinds(Vitals(now=NOW, silences=[])) == []
+
+
 async def test_the_heartbeat_pings_only_while_nothing_vital_is_wrong(
     httpserver: HTTPServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -174,3 +238,65 @@ async def test_a_running_monitor_pings_its_heartbeat(
     pings = len(httpserver.log)
     await asyncio.sleep(1.5)
     assert len(httpserver.log) == pings  # a stopped monitor vouches for nothing
+
+
+async def test_the_leader_opens_monitor_self_when_a_probe_location_goes_quiet(
+    database_url: str, tmp_path: Path
+) -> None:
+    # An engine instance leads; a probe instance in `eu` reports, the one in `us` never started.
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "probes: [{name: login, interval: 10s, timeout: 2s, locations: [eu, us],\n"
+        '          request: {url: "http://127.0.0.1:9/"}, alert: {quorum: 2}}]\n'
+    )
+    clock = ManualClock(NOW)
+    lines: list[str] = []
+    async with running_monitor(
+        config, database_url=database_url, clock=clock, role="engine", lines=lines
+    ) as runtime:
+        # SQLite is one instance's database: it says at start that nothing will run login.
+        warned = "warning: nothing runs login: on SQLite this is the only instance, and it runs no probes"
+        assert (warned in "\n".join(lines)) == database_url.startswith("sqlite")
+        assert runtime.database is not None and runtime.self_watch is not None
+        await eventually(lambda: runtime.leading, what="the engine to lead")
+        eu = Recorder(
+            runtime.database,
+            clock=clock,
+            probe_ids=await ensure_probes(runtime.database, ["login"], now=NOW),
+            flush_interval=0.05,
+        )
+        await eu.start()
+        try:
+            for _ in range(5):  # eu reports every 10 s
+                clock.advance(timedelta(seconds=10))
+                eu.record(
+                    ResultRecord(
+                        probe="login",
+                        location="eu",
+                        due_at=clock.now(),
+                        started_at=clock.now(),
+                        duration_ms=40,
+                        ok=True,
+                        status=200,
+                    )
+                )
+                await eventually(lambda: eu.stats.pending == 0, what="the eu result stored")
+                await eventually(
+                    lambda: (
+                        runtime.arrivals is not None
+                        and runtime.arrivals.last_heard("login", "eu") == clock.now()
+                    ),
+                    what="the leader to read it",
+                )
+                troubles = await runtime.self_watch.check()
+                quiet = clock.now() - NOW
+                # us may be quiet 3 runs (30 s) + the timeout (2 s) + 10 s for arrival: 42 s.
+                if quiet <= timedelta(seconds=42):
+                    assert troubles == []
+            [trouble] = runtime.self_watch.troubles
+            assert trouble == Trouble("silence", "no results from us for 50s: login")
+            incident = await latest_incident(runtime.database, probe=SELF_PROBE)
+            assert incident is not None and incident.state == "triggered"
+            assert incident.figures == "no results from us for 50s: login"
+        finally:
+            await eu.stop()

@@ -362,23 +362,6 @@ def _check_probes(
             problems.append(ConfigProblem(location, display(name_path), message))
         elif isinstance(name, str):
             first_seen[name] = location
-        quorum = raw.get("alert", {}).get("quorum") if isinstance(raw, dict) else None
-        locations = raw.get("locations") if isinstance(raw, dict) else None
-        count = len(locations) if isinstance(locations, list) else 1
-        # (A quorum above the number of locations is the model's error, reported once.)
-        if isinstance(quorum, int) and not isinstance(quorum, bool) and 1 < quorum <= count:
-            # The detector counts locations, but every run is made here, as `local`: a quorum
-            # above 1 would wait for locations that never report, and never open an incident.
-            quorum_path: PathKey = ("probes", index, "alert", "quorum")
-            message = (
-                f"quorum {quorum} needs runs from {quorum} locations, but this monitor runs "
-                "every probe from one place (`local`); use quorum 1"
-            )
-            problems.append(
-                ConfigProblem(
-                    source_map.best_at(quorum_path) or location, display(quorum_path), message
-                )
-            )
         for inner, message in template_problems(raw):
             path = ("probes", index, *inner)
             problems.append(

@@ -531,6 +531,12 @@ class SelfConfig(Strict):
         default=timedelta(minutes=1),
         description="the escalation engine not finishing a tick this long is trouble",
     )
+    missed_runs: Count = Field(
+        default=3,
+        ge=1,
+        description="a probe's location sending no result for this many intervals (plus the "
+        "timeout and 10 s) is trouble: the probe instance there died or was never started",
+    )
     min_free_disk_mb: int = Field(
         default=500, ge=0, description="free space below this on the database's disk is trouble"
     )

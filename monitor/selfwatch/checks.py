@@ -17,9 +17,10 @@ from typing import Literal, NamedTuple
 from monitor.config.models import SelfConfig
 from monitor.escalation.engine import EngineStats
 from monitor.probing.scheduler import SchedulerStats
+from monitor.selfwatch.arrivals import Silence
 from monitor.storage.recorder import RecorderStats
 
-TroubleKind = Literal["database", "provider", "lateness", "engine", "scheduler", "disk"]
+TroubleKind = Literal["database", "provider", "lateness", "engine", "scheduler", "disk", "silence"]
 # The parts whose health the heartbeat vouches for: probes run, results are stored, pages go.
 VITAL: frozenset[TroubleKind] = frozenset({"database", "engine", "scheduler"})
 # p99 of a handful of runs says little; below this many samples lateness is not judged.
@@ -57,6 +58,7 @@ class Vitals:
     scheduler_running: bool | None = None
     engine: EngineStats | None = None
     engine_started_at: datetime | None = None
+    silences: list[Silence] | None = None  # only the leader, which reads every result, knows
 
 
 def _span(span: timedelta) -> str:
@@ -122,6 +124,20 @@ def engine_trouble(vitals: Vitals, config: SelfConfig) -> Trouble | None:
     return Trouble("engine", f"escalation engine stalled: no tick for {_span(stalled)}")
 
 
+def silence_troubles(vitals: Vitals) -> list[Trouble]:
+    troubles = []
+    for silence in vitals.silences or []:
+        names = ", ".join(silence.probes[:3])
+        more = f" +{len(silence.probes) - 3} more" if len(silence.probes) > 3 else ""
+        troubles.append(
+            Trouble(
+                "silence",
+                f"no results from {silence.location} for {_span(silence.quiet_for)}: {names}{more}",
+            )
+        )
+    return troubles
+
+
 def scheduler_trouble(vitals: Vitals) -> Trouble | None:
     if vitals.scheduler_running is False:
         return Trouble("scheduler", "probe scheduler stopped: no probe runs")
@@ -158,6 +174,7 @@ def all_troubles(
         lateness_trouble(vitals, config),
         engine_trouble(vitals, config),
         scheduler_trouble(vitals),
+        *silence_troubles(vitals),
         disk_trouble(disk_path, config, read=read_disk),
     ]
     return [trouble for trouble in found if trouble is not None]

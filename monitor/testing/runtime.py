@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from monitor.clock import SystemClock
+from monitor.clock import Clock, SystemClock
 from monitor.config import load_config
 from monitor.runtime import Runtime, RuntimeOptions
 
@@ -21,14 +21,15 @@ async def running_monitor(
     *,
     database_url: str,
     lines: list[str] | None = None,
+    clock: Clock | None = None,
     **options: Any,
 ) -> AsyncIterator[Runtime]:
     """Start a monitor on `config` (summaries off unless asked for); `lines` collects what it
-    prints."""
+    prints; `clock` (default: the system's) lets a test move time on."""
     runtime = Runtime(
         load_config(config),
         options=RuntimeOptions(database_url=database_url, **{"summary_every": 0, **options}),
-        clock=SystemClock(),
+        clock=clock or SystemClock(),
         emit=lines.append if lines is not None else lambda line: None,
     )
     await runtime.start()
