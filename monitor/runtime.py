@@ -47,6 +47,12 @@ from monitor.selfwatch.emergency import EmergencyPager
 from monitor.selfwatch.heartbeat import Heartbeat
 from monitor.selfwatch.watch import CHECK_EVERY_SECONDS, SelfWatch
 from monitor.settings import TWILIO_API, TwilioSettings
+from monitor.storage.confirmations import (
+    ask_for_confirmation,
+    delete_old_requests,
+    newest_request_id,
+    requests_after,
+)
 from monitor.storage.database import Database, sqlite_path
 from monitor.storage.leader import LeaderLock
 from monitor.storage.migrations import upgrade_async
@@ -82,6 +88,8 @@ ROLES: tuple[Role, ...] = ("all", "probe", "engine")
 # How often the leader reads the results that all instances wrote (detection's delay on top
 # of the recorder's flush interval).
 TAIL_EVERY_SECONDS = 0.25
+REQUESTS_EVERY_SECONDS = 0.5  # confirmation runs asked by the leader start within this
+STALE_ASK = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,6 +142,7 @@ class Runtime:
         self._engine_task: asyncio.Task[None] | None = None
         self._engine_stop = asyncio.Event()
         self._summary_task: asyncio.Task[None] | None = None
+        self._requests_task: asyncio.Task[None] | None = None
         self._tick_task: asyncio.Task[None] | None = None
         self._by_name = {probe.name: probe for probe in self.probes}
         self._confirmations: dict[str, int] = {}  # probe -> confirmation runs still to make
@@ -402,6 +411,10 @@ class Runtime:
             asyncio.create_task(self.self_watch.run(stop=self._self_stop), name="self checks"),
             asyncio.create_task(self.heartbeat.run(stop=self._self_stop), name="heartbeat"),
         ]
+        if self.probing:
+            self._requests_task = asyncio.create_task(
+                self._follow_confirmation_requests(), name="confirmation requests"
+            )
         if self.options.summary_every > 0 and self.probing:
             self._summary_task = asyncio.create_task(self._summaries(), name="summaries")
         if self.options.config_path is not None and self.options.watch_config_every > 0:
@@ -577,7 +590,13 @@ class Runtime:
         """Stop within about 10 s, writing every result already taken."""
         self._stopping = True  # no new confirmation bursts from here on
         self._self_stop.set()  # stopping is not trouble; a heartbeat now would vouch for nothing
-        for task in (*self._self_tasks, self._summary_task, self._watch_task, self._rollup_task):
+        for task in (
+            *self._self_tasks,
+            self._summary_task,
+            self._watch_task,
+            self._rollup_task,
+            self._requests_task,
+        ):
             if task is not None:
                 task.cancel()
         if self.scheduler is not None:
@@ -676,10 +695,40 @@ class Runtime:
         await self._execute(probe, due_at, confirmation=True)
 
     def _confirm(self, name: str, request: Confirm) -> None:
-        """Confirmation runs after a failure: the first at once, then `every` apart; a request
-        during a burst extends it to `runs` more at the same pace. Only for a probe this
-        instance runs: a run made here for a probe of other locations would be tagged with this
-        one, and count as a location the probe does not have."""
+        """The detector (this instance leads) asks for confirmation runs: made here if this
+        instance runs the probe, and asked of the instances of its other locations through the
+        database."""
+        probe = self._by_name.get(name)
+        if self._stopping or probe is None or request.runs <= 0:
+            return
+        here = {self.options.location} if self.probing else set()
+        if set(probe.locations) - here:
+            self._in_background(self._ask_elsewhere(name, request), name=f"ask {name}")
+        self._confirm_here(name, request)
+
+    def _in_background(self, work: Coroutine[Any, Any, None], *, name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._confirm_tasks.add(task)
+        task.add_done_callback(self._confirm_tasks.discard)
+
+    async def _ask_elsewhere(self, name: str, request: Confirm) -> None:
+        assert self.database is not None
+        try:
+            await ask_for_confirmation(
+                self.database,
+                probe=name,
+                runs=request.runs,
+                every=request.every,
+                at=self.clock.now(),
+            )
+        except Exception:  # detection goes on with the scheduled runs
+            log.warning("could not ask other locations to confirm %s", name, exc_info=True)
+
+    def _confirm_here(self, name: str, request: Confirm) -> None:
+        """Confirmation runs from this location: the first at once, then `every` apart; a
+        request during a burst extends it to `runs` more at the same pace. Only for a probe
+        this instance runs: a run made here for a probe of other locations would be tagged with
+        this one, and count as a location the probe does not have."""
         probe = self._by_name.get(name)
         if self._stopping or not self.probing or probe is None:
             return
@@ -689,9 +738,26 @@ class Runtime:
         self._confirmations[name] = request.runs
         if bursting or request.runs <= 0:
             return
-        task = asyncio.create_task(self._confirmation_runs(name, request), name=f"confirm {name}")
-        self._confirm_tasks.add(task)
-        task.add_done_callback(self._confirm_tasks.discard)
+        self._in_background(self._confirmation_runs(name, request), name=f"confirm {name}")
+
+    async def _follow_confirmation_requests(self) -> None:
+        """Confirmation runs the leader asked for, made from here (the leader made its own)."""
+        assert self.database is not None
+        after: int | None = None
+        while True:
+            try:
+                if after is None:
+                    after = await newest_request_id(self.database)
+                for request_id, asked in await requests_after(self.database, after_id=after):
+                    after = request_id
+                    # Asked while this instance could not read (a database outage): the trouble
+                    # it was to confirm is long settled by scheduled runs.
+                    stale = self.clock.now() - asked.at > asked.runs * asked.every + STALE_ASK
+                    if not self.leading and not stale:
+                        self._confirm_here(asked.probe, Confirm(asked.runs, asked.every))
+            except Exception:
+                log.warning("reading confirmation requests failed", exc_info=True)
+            await asyncio.sleep(REQUESTS_EVERY_SECONDS)
 
     async def _confirmation_runs(self, name: str, request: Confirm) -> None:
         probe = self._by_name.get(name)
@@ -746,6 +812,7 @@ class Runtime:
             log.info("rolled up %d hour(s) of results, %d again (late results)", rolled, rerolled)
         if not self.leading:
             return
+        await delete_old_requests(self.database, now=now)
         deleted = await apply_retention(
             self.database, now=now, raw=retention.raw, rollups=retention.rollups
         )

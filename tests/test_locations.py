@@ -1,6 +1,7 @@
 """Locations in one running monitor: the leader reads results tagged by other instances, and the
-confirmation runs it makes itself stay within the locations a probe lists (a run made here for a
-probe of other locations would count as a location the probe does not have)."""
+confirmation runs the leader's detector asks for are made from every location the probe lists:
+by the leader for its own, by the other instances when asked through the database, and never
+from a location the probe does not list (such a run would count as a location it lacks)."""
 
 from __future__ import annotations
 
@@ -32,15 +33,15 @@ def failed_in_eu(probe: str) -> ResultRecord:
     )
 
 
-async def confirmations_here(db: Database, probe: str) -> list[StoredResult]:
+async def confirmations(db: Database, probe: str, location: str) -> list[StoredResult]:
     return [
         result
         for result in await recent_results(db, probe=probe, limit=1000)
-        if result.confirmation and result.location == "local"
+        if result.confirmation and result.location == location
     ]
 
 
-async def test_confirmation_runs_are_made_only_for_probes_listing_this_location(
+async def test_confirmation_runs_are_made_where_the_probe_runs_and_asked_of_other_locations(
     database_url: str, tmp_path: Path, httpserver: HTTPServer
 ) -> None:
     httpserver.expect_request("/").respond_with_data("down", status=503)
@@ -54,10 +55,14 @@ async def test_confirmation_runs_are_made_only_for_probes_listing_this_location(
         f"  - {{name: shares, interval: 1h, locations: [eu], request: {{url: '{url}'}},\n"
         f"     alert: {alert}}}\n"
     )
-    async with running_monitor(config, database_url=database_url) as runtime:
-        assert runtime.database is not None
-        db = runtime.database
-        await eventually(lambda: runtime.leading, what="the monitor to lead")
+    async with (
+        running_monitor(config, database_url=database_url) as leader,
+        running_monitor(config, database_url=database_url, role="probe", location="eu"),
+    ):
+        assert leader.database is not None
+        db = leader.database
+        await eventually(lambda: leader.leading, what="the first monitor to lead")
+        # What the eu instance's scheduled runs would write (their interval is an hour).
         eu = Recorder(
             db,
             clock=SystemClock(),
@@ -68,21 +73,16 @@ async def test_confirmation_runs_are_made_only_for_probes_listing_this_location(
         try:
             eu.record(failed_in_eu("login"))
             eu.record(failed_in_eu("shares"))
-            await eventually(
-                lambda: (
-                    runtime.arrivals is not None
-                    and runtime.arrivals.last_heard("shares", "eu") is not None
-                    and runtime.arrivals.last_heard("login", "eu") is not None
-                ),
-                what="the leader to read both failures",
-            )
 
-            # Both failures asked for confirmation runs at once: login's are made here...
-            async def two_made_here() -> bool:
-                return len(await confirmations_here(db, "login")) >= 2
+            async def confirmed(probe: str, location: str) -> bool:
+                return len(await confirmations(db, probe, location)) >= 2
 
-            await eventually(two_made_here, what="login's confirmation runs")
-            # ...and shares, which lists only eu, got none from this instance.
-            assert await confirmations_here(db, "shares") == []
+            # Each failure asked for 2 confirmation runs: the leader makes login's itself, and
+            # the eu instance, asked through the database, makes both probes'.
+            await eventually(lambda: confirmed("login", "local"), what="login's here")
+            await eventually(lambda: confirmed("login", "eu"), what="login's from eu")
+            await eventually(lambda: confirmed("shares", "eu"), what="shares' from eu")
+            # shares lists only eu: nothing is run for it from the leader's location.
+            assert await confirmations(db, "shares", "local") == []
         finally:
             await eu.stop()

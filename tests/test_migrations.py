@@ -59,7 +59,7 @@ async def _read_schema(url: str) -> dict[str, object]:
 def test_upgrade_from_empty(database_url: str) -> None:
     assert current_revision(database_url) is None
     upgrade(database_url)
-    assert current_revision(database_url) == head_revision() == "0006"
+    assert current_revision(database_url) == head_revision() == "0007"
 
 
 async def test_upgrade_creates_the_schema(database_url: str) -> None:
@@ -68,6 +68,7 @@ async def test_upgrade_creates_the_schema(database_url: str) -> None:
     assert schema == {
         "tables": [
             "alembic_version",
+            "confirmation_requests",
             "inbound_sms",
             "incident_events",
             "incidents",

@@ -322,3 +322,19 @@ class RollupProgress(Base):
 
     name: Mapped[str] = mapped_column(Text, primary_key=True)
     rolled_until: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class ConfirmationRequest(Base):
+    """The leader asking every instance that runs a probe for confirmation runs from its own
+    location (after a failure, or before resolving): the instances read new rows by id. Kept
+    an hour; they matter for seconds."""
+
+    __tablename__ = "confirmation_requests"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True)
+    probe: Mapped[str] = mapped_column(Text)
+    runs: Mapped[int] = mapped_column(Integer)
+    every_ms: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(Timestamp)
+
+    __table_args__ = (Index(None, "at"),)

@@ -1,0 +1,37 @@
+"""The confirmation requests the leader writes for the other instances, on SQLite and
+PostgreSQL: read in id order after a cursor, deleted after an hour."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from monitor.storage.confirmations import (
+    KEEP,
+    Asked,
+    ask_for_confirmation,
+    delete_old_requests,
+    newest_request_id,
+    requests_after,
+)
+from monitor.storage.database import Database
+
+T0 = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
+
+
+async def test_requests_are_read_after_a_cursor_and_deleted_after_an_hour(
+    database: Database,
+) -> None:
+    assert await newest_request_id(database) == 0
+    every = timedelta(milliseconds=1500)
+    await ask_for_confirmation(database, probe="login", runs=5, every=every, at=T0)
+    cursor = await newest_request_id(database)
+    await ask_for_confirmation(database, probe="shares", runs=3, every=every, at=T0 + KEEP)
+
+    [(newest, asked)] = await requests_after(database, after_id=cursor)
+    assert asked == Asked("shares", 3, every, T0 + KEEP)
+    assert [a.probe for _, a in await requests_after(database, after_id=0)] == ["login", "shares"]
+
+    assert await delete_old_requests(database, now=T0 + KEEP) == 0  # exactly an hour: kept
+    assert await delete_old_requests(database, now=T0 + KEEP + timedelta(seconds=1)) == 1
+    assert [a.probe for _, a in await requests_after(database, after_id=0)] == ["shares"]
+    assert await newest_request_id(database) == newest
