@@ -4,19 +4,21 @@ import asyncio
 import fcntl
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
 from demo_api import DemoSettings, create_app
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from monitor.storage.database import Database, DatabaseError
 from monitor.storage.migrations import upgrade_async
 from monitor.testing import serve_asgi
+from monitor.testing.tcp_relay import TcpRelay
 
 DemoApiFactory = Callable[[DemoSettings], str]
 
@@ -130,3 +132,40 @@ def unreachable_url(database_url: str, tmp_path: Path) -> str:
         directory.mkdir()
         return f"sqlite+aiosqlite:///{directory}"
     return "postgresql+asyncpg://postgres@127.0.0.1:1/test"
+
+
+@dataclass
+class ReturningDatabase:
+    """A database that cannot be reached at first, at `url`, until `come_back()`."""
+
+    url: str
+    come_back: Callable[[], Awaitable[None]]
+
+
+@pytest.fixture
+async def returning_database(database_url: str, tmp_path: Path) -> AsyncIterator[ReturningDatabase]:
+    """The test's kind of database, gone, then back: for SQLite a path that is a directory
+    until it becomes an upgraded database file, for PostgreSQL the test database behind a
+    relay that refuses connections until it opens."""
+    if database_url.startswith("sqlite"):
+        directory = tmp_path / "returning.db"
+        directory.mkdir()
+        url = f"sqlite+aiosqlite:///{directory}"
+
+        async def sqlite_back() -> None:
+            directory.rmdir()
+            await upgrade_async(url)
+
+        yield ReturningDatabase(url, sqlite_back)
+        return
+    real = make_url(database_url)
+    relay = TcpRelay(target=(real.host or "127.0.0.1", real.port or 5432))
+
+    async def postgres_back() -> None:
+        await upgrade_async(database_url)
+        await relay.open()
+
+    try:
+        yield ReturningDatabase(real.set(port=relay.port).render_as_string(False), postgres_back)
+    finally:
+        await relay.close()

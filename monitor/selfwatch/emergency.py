@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from monitor.channels.base import Channel, Page
@@ -24,6 +25,15 @@ REPEAT = timedelta(minutes=30)
 CHANNELS = ("sms", "console", "webhook")
 
 
+@dataclass
+class Emergency:
+    """What happened while the database was gone, for the incident's timeline once it is back."""
+
+    since: datetime
+    figures: str  # the trouble as first paged
+    notes: list[tuple[datetime, str]] = field(default_factory=list)
+
+
 class EmergencyPager:
     def __init__(
         self,
@@ -36,12 +46,9 @@ class EmergencyPager:
         self._channels = channels
         self._on_call = on_call
         self._last_sent: dict[str, datetime] = {}  # person -> their last emergency SMS
-        self._since: datetime | None = None
+        self.emergency: Emergency | None = None  # since the first page, until the all-clear
         self._reached: dict[str, tuple[Target, str]] = {}  # person -> (target, channel)
-
-    @property
-    def paged(self) -> bool:
-        return bool(self._reached)
+        self._failing: set[str] = set()  # persons whose last emergency SMS could not be sent
 
     def _targets(self, now: datetime) -> list[Target]:
         config = self._config()
@@ -53,8 +60,8 @@ class EmergencyPager:
         return list(snapshot.levels[0].targets) if snapshot.levels else []
 
     async def page(self, figures: str, *, now: datetime) -> None:
-        if self._since is None:
-            self._since = now
+        if self.emergency is None:
+            self.emergency = Emergency(since=now, figures=figures)
         text = (
             f"monitor-self: {figures}. Other alerts cannot page until this is fixed. "
             "No ACK possible; it repeats every 30m."
@@ -68,15 +75,30 @@ class EmergencyPager:
             if channel is not None:
                 self._reached[target.person] = (target, channel)
                 self._last_sent[target.person] = now
+                self._failing.discard(target.person)
+            elif target.person in self._failing:
+                continue  # tried again every check: said once, not 360 times an hour
+            else:
+                self._failing.add(target.person)
+            # No number in the timeline: it is shown on the admin pages and in the API.
+            said = f"sent by {channel}" if channel else "could not be sent"
+            self.emergency.notes.append(
+                (now, f"emergency SMS to {target.name} {said} (the database was unreachable)")
+            )
 
-    async def all_clear(self, *, now: datetime) -> None:
-        down = now - self._since if self._since is not None else timedelta()
-        text = f"monitor-self: the monitor works again (broken for {int(down.total_seconds() // 60)}m)."
+    async def all_clear(self, *, now: datetime, incident: str | None = None) -> None:
+        """Tell whoever was reached that it works again (`incident`: where the story is kept)."""
+        down = now - self.emergency.since if self.emergency is not None else timedelta()
+        text = (
+            f"monitor-self: the monitor works again (broken for {int(down.total_seconds() // 60)}m)"
+            + (f"; {incident} has the timeline." if incident else ".")
+        )
         for target, _ in list(self._reached.values()):
             await self._send(target, text, kind="resolved")
         self._reached.clear()
         self._last_sent.clear()
-        self._since = None
+        self._failing.clear()
+        self.emergency = None
 
     async def _send(self, target: Target, text: str, *, kind: str) -> str | None:
         """The first channel of the person's that works without the database; its name."""

@@ -25,9 +25,15 @@ from monitor.selfwatch.checks import (
     _read_disk_usage,
     all_troubles,
 )
-from monitor.selfwatch.emergency import EmergencyPager
+from monitor.selfwatch.emergency import Emergency, EmergencyPager
 from monitor.storage.database import Database
-from monitor.storage.incidents import add_note, latest_incident, open_incident, resolve_incident
+from monitor.storage.incidents import (
+    add_note,
+    latest_incident,
+    open_incident,
+    record_past_incident,
+    resolve_incident,
+)
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +176,31 @@ class SelfWatch:
         self._foreign_kinds = kinds
         log.error("monitor-self: MON-%d (another instance's) noted: %s", incident_id, figures)
 
+    async def _record(self, emergency: Emergency, now: datetime) -> str | None:
+        """The database is back: write down what was sent without it, on the incident open
+        since before it went (if any), else as an incident of its own, resolved already."""
+        try:
+            if self.incident_id is not None:
+                for at, detail in emergency.notes:
+                    await add_note(self._db, incident_id=self.incident_id, at=at, detail=detail)
+                return f"MON-{self.incident_id}"
+            recorded = await record_past_incident(
+                self._db,
+                probe=SELF_PROBE,
+                severity="major",
+                rule=self.rule,
+                figures=emergency.figures,
+                opened_at=emergency.since,
+                resolved_at=now,
+                notes=emergency.notes,
+                resolution="the database works again",
+            )
+        except Exception:
+            log.warning("monitor-self: could not record the emergency pages", exc_info=True)
+            return None
+        log.warning("monitor-self: MON-%d records the time without the database", recorded)
+        return f"MON-{recorded}"
+
     async def _writable(self) -> bool:
         try:
             await latest_incident(self._db, probe=SELF_PROBE)
@@ -179,8 +210,9 @@ class SelfWatch:
 
     async def _clean(self, now: datetime) -> None:
         self._foreign_kinds = frozenset()
-        if self._emergency is not None and self._emergency.paged:
-            await self._emergency.all_clear(now=now)
+        if self._emergency is not None and self._emergency.emergency is not None:
+            recorded = await self._record(self._emergency.emergency, now)
+            await self._emergency.all_clear(now=now, incident=recorded)
         if self.incident_id is None:
             return
         if self._clean_since is None:

@@ -208,6 +208,49 @@ async def open_incident(
     raise AssertionError("unreachable")
 
 
+async def record_past_incident(
+    db: Database,
+    *,
+    probe: str,
+    severity: Severity,
+    rule: str,
+    figures: str,
+    opened_at: datetime,
+    resolved_at: datetime,
+    notes: Sequence[tuple[datetime, str]],
+    resolution: str,
+) -> int:
+    """Store an incident that happened while it could not be written (the database was gone):
+    resolved already, with its timeline, and nothing left for the engine to page or tell."""
+    _check_severity(severity)
+    probe_id = (await ensure_probes(db, [probe], now=resolved_at))[probe]
+    async with db.session() as session, session.begin():
+        incident_id = (
+            await session.execute(
+                insert(Incident)
+                .values(
+                    probe_id=probe_id,
+                    severity=severity,
+                    state="resolved",
+                    opened_at=opened_at,
+                    resolved_at=resolved_at,
+                    rule=rule,
+                    figures=figures,
+                    cause=None,
+                    reopen_count=0,
+                    next_action_at=None,
+                )
+                .returning(Incident.id)
+            )
+        ).scalar_one()
+        events = [(opened_at, "opened", f"{severity}: {figures}")]
+        events += [(at, "note", detail) for at, detail in notes]
+        events.append((resolved_at, "resolved", resolution))
+        for at, kind, detail in events:
+            await _add_event(session, incident_id=incident_id, at=at, kind=kind, detail=detail)
+    return int(incident_id)
+
+
 async def reopen_incident(
     db: Database,
     *,

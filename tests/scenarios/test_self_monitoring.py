@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import ReturningDatabase
 from sqlalchemy import func, select, text
 
 from monitor.config.models import SELF_PROBE, MonitorConfig, SelfConfig
@@ -22,8 +23,8 @@ from monitor.selfwatch.checks import Vitals
 from monitor.selfwatch.emergency import EmergencyPager
 from monitor.selfwatch.watch import RECOVER_AFTER, SelfWatch
 from monitor.storage.database import Database
-from monitor.storage.incidents import latest_incident
-from monitor.storage.recorder import Recorder
+from monitor.storage.incidents import get_incident, latest_incident
+from monitor.storage.recorder import Recorder, RecorderStats
 from monitor.storage.records import ResultRecord
 from monitor.storage.repository import StoredResult, ensure_probes
 from monitor.storage.tables import Result
@@ -271,7 +272,7 @@ async def test_with_the_database_gone_an_emergency_sms_goes_straight_out(
         await watch.check()
         scenario.phone("alice").expect_sms("monitor-self")
     assert watch.incident_id is None  # nothing could be stored
-    assert pager.paged
+    assert pager.emergency is not None  # until the all-clear
 
 
 def test_the_self_config_has_safe_defaults() -> None:
@@ -379,12 +380,86 @@ async def test_an_emergency_sms_the_provider_refused_is_tried_again_at_the_next_
     twilio_scenario: TwilioScenario, unreachable_url: str
 ) -> None:
     scenario = twilio_scenario
-    async with database_gone(scenario, unreachable_url) as (watch, _):
-        scenario.http.post("/sandbox/faults", json={"status": 503, "times": 1}).raise_for_status()
+    async with database_gone(scenario, unreachable_url) as (watch, pager):
+        scenario.http.post("/sandbox/faults", json={"status": 503, "times": 2}).raise_for_status()
 
         await watch.check()  # Twilio answers 503: nothing reached alice
         scenario.phone("alice").expect_nothing()
         scenario.clock.advance(timedelta(seconds=10))
-        await watch.check()  # the next check, not 30 minutes later
+        await watch.check()  # the next check, not 30 minutes later: 503 again
+        scenario.phone("alice").expect_nothing()
+        scenario.clock.advance(timedelta(seconds=10))
+        await watch.check()
 
         scenario.phone("alice").expect_sms("monitor-self: database refuses writes")
+        # For the timeline once the database is back: the failure said once, then the SMS.
+        assert pager.emergency is not None
+        assert [detail for _, detail in pager.emergency.notes] == [
+            "emergency SMS to Alice could not be sent (the database was unreachable)",
+            "emergency SMS to Alice sent by sms (the database was unreachable)",
+        ]
+
+
+def recorder_failing_since(since: datetime | None) -> RecorderStats:
+    return RecorderStats(
+        taken=10,
+        stored=0 if since else 10,
+        pending=10 if since else 0,
+        failed_flushes=5 if since else 0,
+        dropped=0,
+        rejected=0,
+        failing_since=since,
+    )
+
+
+async def test_the_time_without_the_database_is_recorded_once_it_is_back(
+    twilio_scenario: TwilioScenario, returning_database: ReturningDatabase
+) -> None:
+    scenario = twilio_scenario
+    went = scenario.now
+    stats = [recorder_failing_since(went)]
+    pager = EmergencyPager(
+        config=lambda: scenario.config, channels=scenario.engine.channels, on_call=on_call
+    )
+    returning = Database.connect(returning_database.url)
+    watch = SelfWatch(
+        returning,
+        config=lambda: scenario.config,
+        clock=scenario.clock,
+        vitals=lambda: Vitals(now=scenario.now, recorder=stats[0]),
+        disk_path=None,
+        emergency=pager,
+    )
+    try:
+        scenario.clock.advance(timedelta(minutes=2))
+        first_page = scenario.now
+        await watch.check()
+        scenario.phone("alice").expect_sms("monitor-self: database refuses writes for 2m")
+        scenario.clock.advance(timedelta(minutes=31))
+        await watch.check()
+        scenario.phone("alice").expect_sms("monitor-self: database refuses writes for 33m")
+
+        await returning_database.come_back()
+        stats[0] = recorder_failing_since(None)  # the held results are written
+        scenario.clock.advance(timedelta(minutes=1))
+        assert await watch.check() == []
+
+        sms = scenario.phone("alice").expect_sms("the monitor works again (broken for 32m)")
+        incident = await latest_incident(returning, probe=SELF_PROBE)
+        assert incident is not None and f"MON-{incident.id} has the timeline" in str(sms.last_sms)
+        assert incident.state == "resolved" and incident.severity == "major"
+        assert (incident.opened_at, incident.resolved_at) == (first_page, scenario.now)
+        found = await get_incident(returning, incident.id)
+        assert found is not None
+        timeline = [(event.at - first_page, event.kind, event.detail) for event in found[1]]
+        emergency = "emergency SMS to Alice sent by sms (the database was unreachable)"
+        assert timeline == [
+            (timedelta(0), "opened", "major: database refuses writes for 2m: 10 results held"),
+            (timedelta(0), "note", emergency),
+            (timedelta(minutes=31), "note", emergency),
+            (timedelta(minutes=32), "resolved", "the database works again"),
+        ]
+        await scenario.tick()  # recorded, not paging: nothing more goes out
+        scenario.phone("alice").expect_nothing()
+    finally:
+        await returning.dispose()
