@@ -40,12 +40,20 @@ class Leadership:
         self.leading = False
 
     async def run(self, *, stop: asyncio.Event) -> None:
+        failures = 0
         try:
             while not stop.is_set():
                 try:
                     await self._turn()
-                except Exception:  # the database away: try again, never give up leading
-                    log.exception("leader election failed; trying again")
+                    if failures:
+                        log.warning("leader election works again after %d failures", failures)
+                    failures = 0
+                except Exception as error:  # the database away: try again, never give up
+                    if not failures:  # every second while it lasts: the first one in full
+                        log.exception("leader election failed; trying again")
+                    else:
+                        log.debug("leader election failed again: %r", error)
+                    failures += 1
                     await self._quit()
                     # Another instance may lead where this one failed to.
                     with contextlib.suppress(Exception):

@@ -744,6 +744,7 @@ class Runtime:
         """Confirmation runs the leader asked for, made from here (the leader made its own)."""
         assert self.database is not None
         after: int | None = None
+        failing = False
         while True:
             try:
                 if after is None:
@@ -755,8 +756,12 @@ class Runtime:
                     stale = self.clock.now() - asked.at > asked.runs * asked.every + STALE_ASK
                     if not self.leading and not stale:
                         self._confirm_here(asked.probe, Confirm(asked.runs, asked.every))
-            except Exception:
-                log.warning("reading confirmation requests failed", exc_info=True)
+                failing = False
+            except Exception as error:
+                # Twice a second while the database is away: said once; the self checks page.
+                if not failing:
+                    log.warning("reading confirmation requests failed: %r", error)
+                failing = True
             await asyncio.sleep(REQUESTS_EVERY_SECONDS)
 
     async def _confirmation_runs(self, name: str, request: Confirm) -> None:
