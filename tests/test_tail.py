@@ -57,7 +57,8 @@ async def test_every_result_comes_once_in_order_a_long_backlog_included(
 
 async def test_an_id_that_appears_after_a_higher_one_is_not_skipped(database: Database) -> None:
     ids = await ensure_probes(database, ["login"], now=START)
-    tail = ResultTail(database, after_id=0)
+    clock = [0.0]
+    tail = ResultTail(database, after_id=0, monotonic=lambda: clock[0])
     row = {
         "probe_id": ids["login"],
         "location": "local",
@@ -76,7 +77,11 @@ async def test_an_id_that_appears_after_a_higher_one_is_not_skipped(database: Da
         await session.execute(
             insert(RESULTS), [{**row, "id": 1, "due_at": START, "started_at": START}]
         )
+    between = await tail.new_results()  # polls between rescans read above the highest id
+    clock[0] += tail_module.RESCAN_SECONDS
     second = await tail.new_results()
 
-    assert len(first) == 1 and len(second) == 1
+    assert len(first) == 1 and between == [] and len(second) == 1
     assert await tail.new_results() == []
+    clock[0] += tail_module.RESCAN_SECONDS
+    assert await tail.new_results() == []  # the rescan hands nothing out twice
