@@ -248,6 +248,7 @@ async def _monitor(
             listen=options.listen,
             twilio=sandbox_twilio(sandbox_url, options.account),
             admin_token=options.admin_token,
+            expect_new_database=True,  # a fresh temporary file unless --database-url says
         ),
         clock=clock,
         emit=_quiet(say),

@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from sqlalchemy import make_url
+
 from monitor.channels.registry import channels_for
 from monitor.channels.twilio import TwilioClient
 from monitor.clock import Clock
@@ -107,6 +109,7 @@ class RuntimeOptions:
     role: Role = "all"
     location: str = "local"  # runs the probes that list it; results are tagged with it
     watch_config_every: float = 2.0  # seconds between looks at the config files; 0: SIGHUP only
+    expect_new_database: bool = False  # the demo's temporary file: no need to say it is new
 
 
 def config_hash(probe: ProbeConfig) -> str:
@@ -172,6 +175,10 @@ class Runtime:
     async def start(self, *, schedule: bool = True) -> None:
         """Upgrade the database, then start recording and (unless `schedule` is false) probing;
         `begin_schedule()` starts probing later."""
+        file = sqlite_path(make_url(self.options.database_url))
+        if file is not None and not file.exists() and not self.options.expect_new_database:
+            # A wrong path or a lost volume would otherwise start over silently, history gone.
+            self._emit(f"database: a new SQLite file at {file.resolve()} (none was there)")
         await upgrade_async(self.options.database_url)
         self.database = Database.connect(self.options.database_url)
         probe_ids = await sync_probes(

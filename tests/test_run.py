@@ -237,6 +237,11 @@ def test_run_once_stores_and_exits(tmp_path: Path, database_url: str, demo_api_u
     ]
     rows = results_json(env)
     assert sorted(str(row["probe"]) for row in rows) == ["login", "sharing", "signup"]
+    # A new SQLite file is said out loud (a wrong path would otherwise start over silently).
+    new_file = "database: a new SQLite file at"
+    assert (new_file in done.stdout) == database_url.startswith("sqlite")
+    again = run_cli(env, "run", "examples/", "--once")
+    assert again.returncode == 0 and new_file not in again.stdout
 
 
 def test_db_upgrade_and_results_on_an_empty_database(tmp_path: Path, database_url: str) -> None:
