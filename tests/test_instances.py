@@ -67,6 +67,20 @@ def wait(condition: object, *, what: str, seconds: float = 30) -> float:
     return time.monotonic() - start
 
 
+def paging_environment(
+    demo_api_factory: DemoApiFactory, postgres_url: str, sandbox: str
+) -> dict[str, str]:
+    """`monitor run`'s environment: an example API failing every request, the PostgreSQL test
+    database, Twilio in the sandbox."""
+    api = demo_api_factory(DemoSettings(error_ratio=1.0))
+    return environment(api, postgres_url) | {
+        "TWILIO_ACCOUNT_SID": SID,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "TWILIO_FROM": FROM,
+        "TWILIO_API_BASE_URL": sandbox,
+    }
+
+
 def config_file(
     tmp_path: Path, *, locations: tuple[str, ...] = ("local",), quorum: int = 1
 ) -> Path:
@@ -114,13 +128,7 @@ def test_kill_9_of_the_leader_during_an_escalation_hands_over_with_every_page_on
     process_reaper: list[Process],
     sandbox: str,
 ) -> None:
-    api = demo_api_factory(DemoSettings(error_ratio=1.0))
-    env = environment(api, postgres_url) | {
-        "TWILIO_ACCOUNT_SID": SID,
-        "TWILIO_AUTH_TOKEN": TOKEN,
-        "TWILIO_FROM": FROM,
-        "TWILIO_API_BASE_URL": sandbox,
-    }
+    env = paging_environment(demo_api_factory, postgres_url, sandbox)
     config = config_file(tmp_path)
     processes = []
     for _ in range(3):
@@ -184,13 +192,7 @@ def test_probe_instances_in_two_locations_meet_a_quorum_and_a_silent_one_pages(
     process_reaper: list[Process],
     sandbox: str,
 ) -> None:
-    api = demo_api_factory(DemoSettings(error_ratio=1.0))
-    env = environment(api, postgres_url) | {
-        "TWILIO_ACCOUNT_SID": SID,
-        "TWILIO_AUTH_TOKEN": TOKEN,
-        "TWILIO_FROM": FROM,
-        "TWILIO_API_BASE_URL": sandbox,
-    }
+    env = paging_environment(demo_api_factory, postgres_url, sandbox)
     config = str(config_file(tmp_path, locations=("eu", "us"), quorum=2))
 
     def start(*args: str) -> Process:

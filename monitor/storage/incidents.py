@@ -144,6 +144,15 @@ async def _add_event(
     )
 
 
+async def _insert_incident(session: AsyncSession, **values: Any) -> int:
+    incident_id = (
+        await session.execute(
+            insert(Incident).values(reopen_count=0, **values).returning(Incident.id)
+        )
+    ).scalar_one()
+    return int(incident_id)
+
+
 def _check_severity(severity: str) -> None:
     # The CHECK constraint would refuse it too, but as an IntegrityError that open_incident
     # takes for "another incident is open".
@@ -172,24 +181,18 @@ async def open_incident(
     for attempt in range(_ATTEMPTS):
         try:
             async with db.session() as session, session.begin():
-                incident_id = (
-                    await session.execute(
-                        insert(Incident)
-                        .values(
-                            probe_id=probe_id,
-                            severity=severity,
-                            state="triggered",
-                            opened_at=at,
-                            rule=rule,
-                            figures=figures,
-                            cause=cause,
-                            reopen_count=0,
-                            peak_failure_ratio=peak_failure_ratio,
-                            next_action_at=at,  # the engine starts paging
-                        )
-                        .returning(Incident.id)
-                    )
-                ).scalar_one()
+                incident_id = await _insert_incident(
+                    session,
+                    probe_id=probe_id,
+                    severity=severity,
+                    state="triggered",
+                    opened_at=at,
+                    rule=rule,
+                    figures=figures,
+                    cause=cause,
+                    peak_failure_ratio=peak_failure_ratio,
+                    next_action_at=at,  # the engine starts paging
+                )
                 await _add_event(
                     session, incident_id=incident_id, at=at, kind="opened", detail=detail
                 )
@@ -225,30 +228,24 @@ async def record_past_incident(
     _check_severity(severity)
     probe_id = (await ensure_probes(db, [probe], now=resolved_at))[probe]
     async with db.session() as session, session.begin():
-        incident_id = (
-            await session.execute(
-                insert(Incident)
-                .values(
-                    probe_id=probe_id,
-                    severity=severity,
-                    state="resolved",
-                    opened_at=opened_at,
-                    resolved_at=resolved_at,
-                    rule=rule,
-                    figures=figures,
-                    cause=None,
-                    reopen_count=0,
-                    next_action_at=None,
-                )
-                .returning(Incident.id)
-            )
-        ).scalar_one()
+        incident_id = await _insert_incident(
+            session,
+            probe_id=probe_id,
+            severity=severity,
+            state="resolved",
+            opened_at=opened_at,
+            resolved_at=resolved_at,
+            rule=rule,
+            figures=figures,
+            cause=None,
+            next_action_at=None,  # nothing to page or tell
+        )
         events = [(opened_at, "opened", f"{severity}: {figures}")]
         events += [(at, "note", detail) for at, detail in notes]
         events.append((resolved_at, "resolved", resolution))
         for at, kind, detail in events:
             await _add_event(session, incident_id=incident_id, at=at, kind=kind, detail=detail)
-    return int(incident_id)
+    return incident_id
 
 
 async def reopen_incident(
