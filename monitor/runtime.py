@@ -50,10 +50,10 @@ from monitor.selfwatch.heartbeat import Heartbeat
 from monitor.selfwatch.watch import CHECK_EVERY_SECONDS, SelfWatch
 from monitor.settings import TWILIO_API, TwilioSettings
 from monitor.storage.confirmations import (
+    Asked,
     ask_for_confirmation,
     delete_old_requests,
     newest_request_id,
-    requests_after,
 )
 from monitor.storage.database import Database, sqlite_path
 from monitor.storage.leader import LeaderLock
@@ -69,7 +69,7 @@ from monitor.storage.repository import (
 from monitor.storage.retention import apply_retention
 from monitor.storage.rollups import HOUR, floor_hour, reroll_hours, roll_up
 from monitor.storage.silences import list_silences
-from monitor.storage.tail import ResultTail
+from monitor.storage.tail import IdTail, request_tail, result_tail
 from monitor.web import WebContext, WebServer, create_app
 from monitor.web.metrics import Metrics
 
@@ -91,7 +91,6 @@ ROLES: tuple[Role, ...] = ("all", "probe", "engine")
 # of the recorder's flush interval).
 TAIL_EVERY_SECONDS = 0.25
 REQUESTS_EVERY_SECONDS = 0.5  # confirmation runs asked by the leader start within this
-STALE_ASK = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -445,7 +444,7 @@ class Runtime:
         )
         self.detector = detector
         self.arrivals = ResultArrivals(since=self.clock.now())
-        self._tail = ResultTail(self.database, after_id=newest)
+        self._tail = result_tail(self.database, after_id=newest)
         self._tail_task = asyncio.create_task(self._follow_results(), name="results tail")
         self._tick_task = asyncio.create_task(self._ticks(), name="detector ticks")
         self._engine_stop = asyncio.Event()
@@ -487,7 +486,7 @@ class Runtime:
     async def _follow_results(self) -> None:
         while True:
             try:
-                for result in await self._tail.new_results():
+                for result in await self._tail.new_rows():
                     if self.arrivals is not None:
                         self.arrivals.heard(result.probe, result.location, at=self.clock.now())
                     await self._observe(result)
@@ -750,18 +749,19 @@ class Runtime:
     async def _follow_confirmation_requests(self) -> None:
         """Confirmation runs the leader asked for, made from here (the leader made its own)."""
         assert self.database is not None
-        after: int | None = None
+        tail: IdTail[Asked] | None = None
         failing = False
         while True:
             try:
-                if after is None:
-                    after = await newest_request_id(self.database)
-                for request_id, asked in await requests_after(self.database, after_id=after):
-                    after = request_id
-                    # Asked while this instance could not read (a database outage): the trouble
-                    # it was to confirm is long settled by scheduled runs.
-                    stale = self.clock.now() - asked.at > asked.runs * asked.every + STALE_ASK
-                    if not self.leading and not stale:
+                if tail is None:
+                    tail = request_tail(
+                        self.database, after_id=await newest_request_id(self.database)
+                    )
+                asked_for = await tail.new_rows()
+                # What was asked while this instance could not read (a database outage) is
+                # settled by scheduled runs since: decided here, not by comparing clocks.
+                if not failing and not self.leading:
+                    for asked in asked_for:
                         self._confirm_here(asked.probe, Confirm(asked.runs, asked.every))
                 failing = False
             except Exception as error:

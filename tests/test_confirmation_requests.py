@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import insert
+
 from monitor.storage.confirmations import (
     KEEP,
     Asked,
@@ -14,6 +16,8 @@ from monitor.storage.confirmations import (
     requests_after,
 )
 from monitor.storage.database import Database
+from monitor.storage.tables import ConfirmationRequest
+from monitor.storage.tail import request_tail
 
 T0 = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
 
@@ -35,3 +39,20 @@ async def test_requests_are_read_after_a_cursor_and_deleted_after_an_hour(
     assert await delete_old_requests(database, now=T0 + KEEP + timedelta(seconds=1)) == 1
     assert [a.probe for _, a in await requests_after(database, after_id=0)] == ["shares"]
     assert await newest_request_id(database) == newest
+
+
+async def test_a_request_committed_after_a_higher_id_is_still_followed(
+    database: Database,
+) -> None:
+    tail = request_tail(database, after_id=0)
+    row = {"runs": 2, "every_ms": 100, "at": T0}
+    # Two asks written at once (two probes failing together) commit out of id order.
+    async with database.session() as session, session.begin():
+        await session.execute(insert(ConfirmationRequest), [{**row, "id": 2, "probe": "shares"}])
+    first = await tail.new_rows()
+    async with database.session() as session, session.begin():
+        await session.execute(insert(ConfirmationRequest), [{**row, "id": 1, "probe": "login"}])
+    second = await tail.new_rows()
+
+    assert [a.probe for a in first] == ["shares"] and [a.probe for a in second] == ["login"]
+    assert await tail.new_rows() == []

@@ -169,6 +169,22 @@ def test_a_probe_added_later_is_quiet_only_from_when_it_was_first_expected() -> 
     assert silence.quiet_for == timedelta(minutes=2)
 
 
+def test_a_probe_disabled_for_an_hour_is_not_silent_when_it_comes_back() -> None:
+    login, signup = probe("login", "eu"), probe("signup", "eu")
+    arrivals = ResultArrivals(since=NOW)
+    arrivals.heard("signup", "eu", at=NOW)
+    assert arrivals.silences([login, signup], now=NOW, missed_runs=3) == []
+    an_hour = NOW + timedelta(hours=1)
+    arrivals.heard("login", "eu", at=an_hour)
+    assert arrivals.silences([login], now=an_hour, missed_runs=3) == []  # signup disabled
+    back = an_hour + timedelta(seconds=30)  # enabled again, its first run not yet due
+    assert arrivals.silences([login, signup], now=back, missed_runs=3) == []
+    later = back + timedelta(minutes=2)
+    arrivals.heard("login", "eu", at=later)
+    [silence] = arrivals.silences([login, signup], now=later, missed_runs=3)
+    assert silence.probes == ("signup",) and silence.quiet_for == timedelta(minutes=2)
+
+
 def test_silent_locations_are_trouble_in_a_line_fit_for_an_sms() -> None:
     many = tuple(f"probe-{n}" for n in range(5))
     vitals = Vitals(

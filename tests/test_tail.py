@@ -12,7 +12,7 @@ from monitor.storage import tail as tail_module
 from monitor.storage.database import Database
 from monitor.storage.records import ResultRecord
 from monitor.storage.repository import RESULTS, ensure_probes, insert_results, newest_result_id
-from monitor.storage.tail import ResultTail
+from monitor.storage.tail import result_tail
 
 START = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
 
@@ -38,27 +38,27 @@ async def test_every_result_comes_once_in_order_a_long_backlog_included(
     ids = await ensure_probes(database, ["login"], now=START)
     await insert_results(database, runs(3), ids)
     clock = [0.0]
-    tail = ResultTail(
+    tail = result_tail(
         database, after_id=await newest_result_id(database), monotonic=lambda: clock[0]
     )
-    assert await tail.new_results() == []
+    assert await tail.new_rows() == []
 
     monkeypatch.setattr(tail_module, "BATCH", 50)  # a backlog of 4 batches and a bit
     await insert_results(database, runs(230, offset=10), ids)
-    got = await tail.new_results()
+    got = await tail.new_rows()
 
     assert [r.started_at for r in got] == [r.started_at for r in runs(230, offset=10)]
-    assert await tail.new_results() == []
+    assert await tail.new_rows() == []
     clock[0] += 60  # past the settle window: nothing is handed out twice
     await insert_results(database, runs(2, offset=500), ids)
-    assert len(await tail.new_results()) == 2
-    assert await tail.new_results() == []
+    assert len(await tail.new_rows()) == 2
+    assert await tail.new_rows() == []
 
 
 async def test_an_id_that_appears_after_a_higher_one_is_not_skipped(database: Database) -> None:
     ids = await ensure_probes(database, ["login"], now=START)
     clock = [0.0]
-    tail = ResultTail(database, after_id=0, monotonic=lambda: clock[0])
+    tail = result_tail(database, after_id=0, monotonic=lambda: clock[0])
     row = {
         "probe_id": ids["login"],
         "location": "local",
@@ -72,16 +72,16 @@ async def test_an_id_that_appears_after_a_higher_one_is_not_skipped(database: Da
         await session.execute(
             insert(RESULTS), [{**row, "id": 2, "due_at": START, "started_at": START}]
         )
-    first = await tail.new_results()
+    first = await tail.new_rows()
     async with database.session() as session, session.begin():
         await session.execute(
             insert(RESULTS), [{**row, "id": 1, "due_at": START, "started_at": START}]
         )
-    between = await tail.new_results()  # polls between rescans read above the highest id
+    between = await tail.new_rows()  # polls between rescans read above the highest id
     clock[0] += tail_module.RESCAN_SECONDS
-    second = await tail.new_results()
+    second = await tail.new_rows()
 
     assert len(first) == 1 and between == [] and len(second) == 1
-    assert await tail.new_results() == []
+    assert await tail.new_rows() == []
     clock[0] += tail_module.RESCAN_SECONDS
-    assert await tail.new_results() == []  # the rescan hands nothing out twice
+    assert await tail.new_rows() == []  # the rescan hands nothing out twice

@@ -49,6 +49,12 @@ class ResultArrivals:
         """The locations with at least one probe quiet for longer than it may be, one entry
         per location (a dead instance silences all its probes at once: one line, not twenty)."""
         quiet: dict[str, list[tuple[str, timedelta]]] = {}
+        probes = list(probes)
+        expected = {(probe.name, location) for probe in probes for location in probe.locations}
+        # A probe disabled (or a location dropped) and brought back later must not count the
+        # time it was away as silence: what is no longer expected is forgotten.
+        for key in self._heard.keys() - expected:
+            del self._heard[key]
         for probe in probes:
             for location in probe.locations:
                 # A probe first seen after the first check was added by a reload: its clock

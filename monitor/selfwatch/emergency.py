@@ -32,6 +32,7 @@ class Emergency:
     since: datetime
     figures: str  # the trouble as first paged
     notes: list[tuple[datetime, str]] = field(default_factory=list)
+    record_attempts: int = 0  # checks that tried to write it down since the trouble ended
 
 
 class EmergencyPager:

@@ -31,6 +31,7 @@ from monitor.storage.incidents import (
     add_note,
     latest_incident,
     open_incident,
+    open_incident_of,
     record_past_incident,
     resolve_incident,
 )
@@ -42,6 +43,7 @@ CHECK_EVERY_SECONDS = 10.0
 # database is not yet "fixed".
 RECOVER_AFTER = timedelta(seconds=30)
 RULE = "the monitor watching itself"
+RECORD_ATTEMPTS = 3  # checks that try to write down an emergency before the all-clear goes
 
 
 class SelfWatch:
@@ -75,6 +77,7 @@ class SelfWatch:
         self._kinds: frozenset[str] = frozenset()
         self._clean_since: datetime | None = None
         self.checked_at: datetime | None = None
+        self._checking = asyncio.Lock()
 
     def vital_troubles(self) -> list[Trouble]:
         """What the heartbeat must not vouch for: probes not running, results not stored, the
@@ -102,7 +105,12 @@ class SelfWatch:
                 await asyncio.wait_for(stop.wait(), every)
 
     async def check(self) -> list[Trouble]:
-        """One pass: run the checks, then open, note or resolve the incident."""
+        """One pass: run the checks, then open, note or resolve the incident. One pass at a
+        time: two at once could both open, record or all-clear."""
+        async with self._checking:
+            return await self._check()
+
+    async def _check(self) -> list[Trouble]:
         now = self._clock.now()
         troubles = all_troubles(
             self._vitals(),
@@ -177,13 +185,19 @@ class SelfWatch:
         log.error("monitor-self: MON-%d (another instance's) noted: %s", incident_id, figures)
 
     async def _record(self, emergency: Emergency, now: datetime) -> str | None:
-        """The database is back: write down what was sent without it, on the incident open
-        since before it went (if any), else as an incident of its own, resolved already."""
+        """The database is back: write down what was sent without it, on the monitor-self
+        incident open since before it went (this instance's or another's: one story, not one
+        per instance), else as an incident of its own, resolved already. Each note is taken off
+        the list once written, so a retry after a failure writes none twice."""
         try:
-            if self.incident_id is not None:
-                for at, detail in emergency.notes:
-                    await add_note(self._db, incident_id=self.incident_id, at=at, detail=detail)
-                return f"MON-{self.incident_id}"
+            open_one = await open_incident_of(self._db, SELF_PROBE)
+            if open_one is not None:
+                prefix = "" if open_one.id == self.incident_id else f"{self.rule}: "
+                while emergency.notes:
+                    at, detail = emergency.notes[0]
+                    await add_note(self._db, incident_id=open_one.id, at=at, detail=prefix + detail)
+                    emergency.notes.pop(0)
+                return f"MON-{open_one.id}"
             recorded = await record_past_incident(
                 self._db,
                 probe=SELF_PROBE,
@@ -210,8 +224,15 @@ class SelfWatch:
 
     async def _clean(self, now: datetime) -> None:
         self._foreign_kinds = frozenset()
-        if self._emergency is not None and self._emergency.emergency is not None:
-            recorded = await self._record(self._emergency.emergency, now)
+        emergency = self._emergency.emergency if self._emergency is not None else None
+        if self._emergency is not None and emergency is not None:
+            recorded = await self._record(emergency, now)
+            emergency.record_attempts += 1
+            # Not written: most likely the database is not quite back. The all-clear waits for
+            # the record (a "works again" while it is still down would be false), but not for
+            # ever: after a few checks it goes out without one.
+            if recorded is None and emergency.record_attempts < RECORD_ATTEMPTS:
+                return
             await self._emergency.all_clear(now=now, incident=recorded)
         if self.incident_id is None:
             return

@@ -130,6 +130,11 @@ async def _get(session: AsyncSession, incident_id: int) -> IncidentRow | None:
     return rows[0] if rows else None
 
 
+async def open_incident_of(db: Database, probe: str) -> IncidentRow | None:
+    """The probe's open (triggered or acknowledged) incident, if any."""
+    return await _open_of_probe(db, probe)
+
+
 async def _open_of_probe(db: Database, probe: str) -> IncidentRow | None:
     async with db.session() as session:
         rows = await _fetch(session, _select_incidents().where(Probe.name == probe, _is_open()))

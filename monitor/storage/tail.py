@@ -1,20 +1,22 @@
-"""Following the results table: the detector of the instance that leads sees every result,
-whichever instance (and location) ran the probe.
+"""Following a table by id: the leader's detector sees every result, whichever instance (and
+location) ran the probe; probe instances see every confirmation request the leader writes.
 
 Ids are handed out when an insert begins and become visible when it commits, so on PostgreSQL
-two recorders committing out of order can show id 101 before id 100. Reading `id > newest seen`
-would skip 100 for ever. The tail therefore re-reads a settle window (ids first seen within the
-last `SETTLE` seconds) and remembers which of those it has handed out already. The window is
-re-read every `RESCAN` seconds; the polls between read only ids above the highest seen, so a
-late commit arrives within `RESCAN` and a busy table is not read 30 s deep four times a second.
+two writers committing out of order can show id 101 before id 100. Reading `id > newest seen`
+would skip 100 for ever. A tail therefore re-reads a settle window (ids first seen within the
+last `settle` seconds) and remembers which of those it has handed out already. The window is
+re-read every `rescan` seconds; the polls between read only ids above the highest seen, so a
+late commit arrives within `rescan` and a busy table is not read 30 s deep four times a second.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
 
+from monitor.storage.confirmations import Asked, requests_after
 from monitor.storage.database import Database
 from monitor.storage.repository import StoredResult, results_after
 
@@ -22,18 +24,22 @@ SETTLE_SECONDS = 30.0
 RESCAN_SECONDS = 2.0
 BATCH = 5000
 
+Row = TypeVar("Row")
+# (after_id, limit) -> (id, row) in id order
+Fetch = Callable[[int, int], Awaitable[list[tuple[int, Row]]]]
 
-class ResultTail:
+
+class IdTail(Generic[Row]):
     def __init__(
         self,
-        db: Database,
+        fetch: Fetch[Row],
         *,
         after_id: int,
         monotonic: Callable[[], float] = time.monotonic,
         settle: float = SETTLE_SECONDS,
         rescan: float = RESCAN_SECONDS,
     ) -> None:
-        self._db = db
+        self._fetch = fetch
         self._floor = after_id  # every id at or below is handed out (or will never appear)
         self._seen: set[int] = set()  # handed-out ids above the floor
         self._reads: deque[tuple[float, int]] = deque()  # (when, newest id read then)
@@ -43,9 +49,9 @@ class ResultTail:
         self._high = after_id  # the highest id read
         self._rescanned: float | None = None  # when the settle window was last read
 
-    async def new_results(self) -> list[StoredResult]:
-        """The results not handed out yet, in id order."""
-        fresh: list[StoredResult] = []
+    async def new_rows(self) -> list[Row]:
+        """The rows not handed out yet, in id order."""
+        fresh: list[Row] = []
         handed: set[int] = set()
         started = self._monotonic()
         rescan = self._rescanned is None or started - self._rescanned >= self._rescan
@@ -54,25 +60,27 @@ class ResultTail:
         # Pages by a cursor of its own: the floor moves only once ids have settled, and nothing
         # counts as handed out until the whole pass has read (a failed page loses nothing).
         while True:
-            rows = await results_after(self._db, after_id=cursor, limit=BATCH)
-            for row_id, result in rows:
+            rows = await self._fetch(cursor, BATCH)
+            for row_id, row in rows:
                 if row_id not in self._seen and row_id not in handed:
                     handed.add(row_id)
-                    fresh.append(result)
+                    fresh.append(row)
             if rows:
                 cursor = newest = rows[-1][0]
             if len(rows) < BATCH:
                 break
         self._seen |= handed
-        if rescan:
-            self._rescanned = started
         now = self._monotonic()
         if newest is not None:
             self._high = max(self._high, newest)
             self._reads.append((now, self._high))
-        while self._reads and now - self._reads[0][0] >= self._settle:
-            _, newest = self._reads.popleft()
-            self._advance_floor(newest)
+        if rescan:
+            self._rescanned = started
+            # Only after a pass that read the whole window: the floor never passes an id that
+            # a rescan has not had its full `settle` seconds to find.
+            while self._reads and started - self._reads[0][0] >= self._settle:
+                _, settled = self._reads.popleft()
+                self._advance_floor(settled)
         return fresh
 
     def _advance_floor(self, to: int) -> None:
@@ -80,3 +88,21 @@ class ResultTail:
             return
         self._floor = to
         self._seen = {row_id for row_id in self._seen if row_id > to}
+
+
+def result_tail(
+    db: Database, *, after_id: int, monotonic: Callable[[], float] = time.monotonic
+) -> IdTail[StoredResult]:
+    async def fetch(after: int, limit: int) -> list[tuple[int, StoredResult]]:
+        return await results_after(db, after_id=after, limit=limit)
+
+    return IdTail(fetch, after_id=after_id, monotonic=monotonic)
+
+
+def request_tail(db: Database, *, after_id: int) -> IdTail[Asked]:
+    """Confirmation requests matter for seconds and are few: the window is read every poll."""
+
+    async def fetch(after: int, limit: int) -> list[tuple[int, Asked]]:
+        return await requests_after(db, after_id=after, limit=limit)
+
+    return IdTail(fetch, after_id=after_id, settle=10.0, rescan=0.0)

@@ -23,11 +23,11 @@ from monitor.selfwatch.checks import Vitals
 from monitor.selfwatch.emergency import EmergencyPager
 from monitor.selfwatch.watch import RECOVER_AFTER, SelfWatch
 from monitor.storage.database import Database
-from monitor.storage.incidents import get_incident, latest_incident
+from monitor.storage.incidents import get_incident, latest_incident, open_incident
 from monitor.storage.recorder import Recorder, RecorderStats
 from monitor.storage.records import ResultRecord
 from monitor.storage.repository import StoredResult, ensure_probes
-from monitor.storage.tables import Result
+from monitor.storage.tables import Incident, Result
 from monitor.testing.twilio import TwilioScenario
 
 
@@ -98,7 +98,7 @@ async def stored_results(db: Database) -> int:
 def watch_of(scenario: TwilioScenario, vitals: object, **kwargs: object) -> SelfWatch:
     assert callable(vitals)
     return SelfWatch(
-        scenario.db,
+        kwargs.pop("db", scenario.db),  # type: ignore[arg-type]
         config=lambda: scenario.config,
         clock=scenario.clock,
         vitals=vitals,  # type: ignore[arg-type]
@@ -439,9 +439,13 @@ async def test_the_time_without_the_database_is_recorded_once_it_is_back(
         await watch.check()
         scenario.phone("alice").expect_sms("monitor-self: database refuses writes for 33m")
 
+        stats[0] = recorder_failing_since(None)  # the checks pass, the database is not back yet
+        scenario.clock.advance(timedelta(seconds=50))
+        assert await watch.check() == []
+        scenario.phone("alice").expect_nothing()  # no "works again" before it is written down
+
         await returning_database.come_back()
-        stats[0] = recorder_failing_since(None)  # the held results are written
-        scenario.clock.advance(timedelta(minutes=1))
+        scenario.clock.advance(timedelta(seconds=10))
         assert await watch.check() == []
 
         sms = scenario.phone("alice").expect_sms("the monitor works again (broken for 32m)")
@@ -461,5 +465,56 @@ async def test_the_time_without_the_database_is_recorded_once_it_is_back(
         ]
         await scenario.tick()  # recorded, not paging: nothing more goes out
         scenario.phone("alice").expect_nothing()
+    finally:
+        await returning.dispose()
+
+
+async def test_an_outage_is_written_on_another_instances_open_self_incident(
+    twilio_scenario: TwilioScenario, returning_database: ReturningDatabase
+) -> None:
+    """Every instance texts while the database is gone; once it is back, the story goes on the
+    monitor-self incident already open (here another instance's), not one more per instance."""
+    scenario = twilio_scenario
+    stats = [recorder_failing_since(scenario.now)]
+    pager = EmergencyPager(
+        config=lambda: scenario.config, channels=scenario.engine.channels, on_call=on_call
+    )
+    returning = Database.connect(returning_database.url)
+    watch = watch_of(
+        scenario,
+        lambda: Vitals(now=scenario.now, recorder=stats[0]),
+        emergency=pager,
+        instance="host-a, all at local",
+        db=returning,  # not the scenario's: this one comes and goes
+    )
+    try:
+        scenario.clock.advance(timedelta(minutes=2))
+        await watch.check()
+        scenario.phone("alice").expect_sms("monitor-self: database refuses writes")
+
+        await returning_database.come_back()
+        theirs = await open_incident(
+            returning,
+            probe=SELF_PROBE,
+            severity="major",
+            rule="the monitor watching itself (host-b, all at local)",
+            figures="disk almost full",
+            cause=None,
+            at=scenario.now,
+        )
+        stats[0] = recorder_failing_since(None)
+        scenario.clock.advance(timedelta(seconds=10))
+        assert await watch.check() == []
+
+        scenario.phone("alice").expect_sms(f"MON-{theirs.incident.id} has the timeline")
+        found = await get_incident(returning, theirs.incident.id)
+        assert found is not None
+        assert [event.detail for event in found[1] if event.kind == "note"] == [
+            "the monitor watching itself (host-a, all at local): emergency SMS to Alice sent by "
+            "sms (the database was unreachable)"
+        ]
+        async with returning.session() as session:
+            count = await session.scalar(select(func.count()).select_from(Incident))
+        assert count == 1  # no incident of its own
     finally:
         await returning.dispose()
