@@ -52,7 +52,6 @@ from monitor.settings import TWILIO_API, TwilioSettings
 from monitor.storage.confirmations import (
     Asked,
     ask_for_confirmation,
-    delete_old_requests,
     newest_request_id,
 )
 from monitor.storage.database import Database, sqlite_path
@@ -238,10 +237,15 @@ class Runtime:
             self._emit(self._role_line())
         unrun = self._probes_run_nowhere()
         if unrun:
-            does = f"probes from {self.options.location!r}" if self.probing else "runs no probes"
+            if self.probing:
+                does = f"probes from {self.options.location!r}"
+                fix = f"add {self.options.location!r} to their `locations`"
+            else:
+                does, fix = "runs no probes", "run it with `--role all`"
             self._emit(
                 f"warning: nothing runs {', '.join(unrun)}: on SQLite this is the only "
-                f"instance, and it {does}"
+                f"instance, and it {does}. To fix: {fix}, or use PostgreSQL with a "
+                "`--role probe --location NAME` instance per location"
             )
         if schedule:
             await self.begin_schedule()
@@ -824,7 +828,6 @@ class Runtime:
             log.info("rolled up %d hour(s) of results, %d again (late results)", rolled, rerolled)
         if not self.leading:
             return
-        await delete_old_requests(self.database, now=now)
         deleted = await apply_retention(
             self.database, now=now, raw=retention.raw, rollups=retention.rollups
         )

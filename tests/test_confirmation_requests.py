@@ -1,5 +1,5 @@
 """The confirmation requests the leader writes for the other instances, on SQLite and
-PostgreSQL: read in id order after a cursor, deleted after an hour."""
+PostgreSQL: read in id order after a cursor, deleted by retention after an hour."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import insert
 
 from monitor.storage.confirmations import (
-    KEEP,
     Asked,
     ask_for_confirmation,
-    delete_old_requests,
     newest_request_id,
     requests_after,
 )
 from monitor.storage.database import Database
+from monitor.storage.retention import REQUESTS_KEEP as KEEP
+from monitor.storage.retention import apply_retention
 from monitor.storage.tables import ConfirmationRequest
 from monitor.storage.tail import request_tail
 
@@ -35,8 +35,12 @@ async def test_requests_are_read_after_a_cursor_and_deleted_after_an_hour(
     assert asked == Asked("shares", 3, every, T0 + KEEP)
     assert [a.probe for _, a in await requests_after(database, after_id=0)] == ["login", "shares"]
 
-    assert await delete_old_requests(database, now=T0 + KEEP) == 0  # exactly an hour: kept
-    assert await delete_old_requests(database, now=T0 + KEEP + timedelta(seconds=1)) == 1
+    async def retain(now: datetime) -> int:
+        kept = timedelta(days=400)  # results and rollups are not what this is about
+        return (await apply_retention(database, now=now, raw=kept, rollups=kept)).requests
+
+    assert await retain(T0 + KEEP) == 0  # exactly an hour: kept
+    assert await retain(T0 + KEEP + timedelta(seconds=1)) == 1
     assert [a.probe for _, a in await requests_after(database, after_id=0)] == ["shares"]
     assert await newest_request_id(database) == newest
 

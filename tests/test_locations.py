@@ -5,7 +5,6 @@ from a location the probe does not list (such a run would count as a location it
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 from pytest_httpserver import HTTPServer
@@ -19,7 +18,7 @@ from monitor.testing.runtime import eventually, running_monitor
 
 
 def failed_in_eu(probe: str) -> ResultRecord:
-    now = datetime.now(UTC)
+    now = SystemClock().now()
     return ResultRecord(
         probe=probe,
         location="eu",
@@ -67,7 +66,7 @@ async def test_confirmation_runs_are_made_where_the_probe_runs_and_asked_of_othe
             db,
             clock=SystemClock(),
             flush_interval=0.05,
-            probe_ids=await ensure_probes(db, ["login", "shares"], now=datetime.now(UTC)),
+            probe_ids=await ensure_probes(db, ["login", "shares"], now=SystemClock().now()),
         )
         await eu.start()
         try:

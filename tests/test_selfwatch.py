@@ -271,7 +271,11 @@ async def test_the_leader_opens_monitor_self_when_a_probe_location_goes_quiet(
         config, database_url=database_url, clock=clock, role="engine", lines=lines
     ) as runtime:
         # SQLite is one instance's database: it says at start that nothing will run login.
-        warned = "warning: nothing runs login: on SQLite this is the only instance, and it runs no probes"
+        warned = (
+            "warning: nothing runs login: on SQLite this is the only instance, and it runs no "
+            "probes. To fix: run it with `--role all`, or use PostgreSQL with a `--role probe "
+            "--location NAME` instance per location"
+        )
         assert (warned in "\n".join(lines)) == database_url.startswith("sqlite")
         assert runtime.database is not None and runtime.self_watch is not None
         await eventually(lambda: runtime.leading, what="the engine to lead")

@@ -85,15 +85,16 @@ class SelfWatch:
         return [trouble for trouble in self.troubles if trouble.kind in VITAL]
 
     async def start(self) -> None:
-        """Take over a monitor-self incident left open by an earlier run (or another instance),
-        so that it is resolved when all is well, not left open for ever."""
+        """Take over the monitor-self incident an earlier run of this instance left open, so
+        that it is resolved when all is well, not left open for ever (another instance's stays
+        theirs to resolve)."""
         try:
-            latest = await latest_incident(self._db, probe=SELF_PROBE)
+            open_one = await open_incident_of(self._db, SELF_PROBE)
         except Exception:
-            log.warning("monitor-self: could not read the last self incident", exc_info=True)
+            log.warning("monitor-self: could not read the open self incident", exc_info=True)
             return
-        if latest is not None and latest.state != "resolved" and latest.rule == self.rule:
-            self.incident_id = latest.id
+        if open_one is not None and open_one.rule == self.rule:
+            self.incident_id = open_one.id
 
     async def run(self, *, stop: asyncio.Event, every: float = CHECK_EVERY_SECONDS) -> None:
         while not stop.is_set():

@@ -3,7 +3,8 @@
 The leader's detector asks for confirmation runs after a failure (and before resolving), but
 the leader runs only the probes of its own location, if any. It writes the request here, and
 every instance that runs the probe reads new requests by id and makes the runs from its own
-location, so a quorum over several locations is confirmed as fast as a single one.
+location, so a quorum over several locations is confirmed as fast as a single one. Retention
+deletes them after an hour.
 """
 
 from __future__ import annotations
@@ -11,13 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import func, insert, select
 
 from monitor.storage.database import Database
 from monitor.storage.tables import ConfirmationRequest
-
-# Requests matter for seconds; an hour of them is kept for whoever looks into an incident.
-KEEP = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -60,11 +58,3 @@ async def requests_after(
         (row.id, Asked(row.probe, row.runs, timedelta(milliseconds=row.every_ms), row.at))
         for row in rows
     ]
-
-
-async def delete_old_requests(db: Database, *, now: datetime) -> int:
-    async with db.session() as session, session.begin():
-        deleted = await session.execute(
-            delete(ConfirmationRequest).where(ConfirmationRequest.at < now - KEEP)
-        )
-    return int(getattr(deleted, "rowcount", 0) or 0)

@@ -4,7 +4,8 @@ Raw results older than `retention.raw` are deleted, but only those already rolle
 the rollup mark), so no figure is lost: history beyond the raw horizon reads the rollups.
 Deletion goes in small batches, each its own short transaction, so the recorder's inserts and
 the engine never wait behind one huge DELETE, and a PostgreSQL standby never replays one.
-Rollups older than `retention.rollups` go the same way.
+Rollups older than `retention.rollups` go the same way, and confirmation requests after an hour
+(they matter for seconds; the hour is for whoever looks into an incident).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from sqlalchemy import delete, select
 
 from monitor.storage.database import Database
 from monitor.storage.rollups import floor_day, rolled_until
-from monitor.storage.tables import DailyRollup, HourlyRollup, Result
+from monitor.storage.tables import ConfirmationRequest, DailyRollup, HourlyRollup, Result
 
 BATCH = 5_000
+REQUESTS_KEEP = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class Deleted:
     result_batches: int
     hourly: int
     daily: int
+    requests: int = 0
 
 
 async def _delete_batch(db: Database, statement: Any) -> int:
@@ -82,4 +85,9 @@ async def apply_retention(
 ) -> Deleted:
     results, batches = await delete_old_results(db, now=now, keep=raw, batch=batch)
     hourly, daily = await delete_old_rollups(db, now=now, keep=rollups)
-    return Deleted(results=results, result_batches=batches, hourly=hourly, daily=daily)
+    requests = await _delete_batch(
+        db, delete(ConfirmationRequest).where(ConfirmationRequest.at < now - REQUESTS_KEEP)
+    )
+    return Deleted(
+        results=results, result_batches=batches, hourly=hourly, daily=daily, requests=requests
+    )
