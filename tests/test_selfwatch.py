@@ -278,7 +278,9 @@ async def test_the_leader_opens_monitor_self_when_a_probe_location_goes_quiet(
         )
         assert (warned in "\n".join(lines)) == database_url.startswith("sqlite")
         assert runtime.database is not None and runtime.self_watch is not None
-        await eventually(lambda: runtime.leading, what="the engine to lead")
+        # Leading begins with the lock; arrivals are counted from the end of the replay that
+        # follows, and the clock must not move before then.
+        await eventually(lambda: runtime.arrivals is not None, what="the engine to lead")
         eu = Recorder(
             runtime.database,
             clock=clock,
